@@ -1,0 +1,113 @@
+//! The command line: clap definitions only. The doc comments are the `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use clap_complete::Shell;
+
+use crate::targets::Target;
+
+/// Turn one YAML topology profile for a Tyk API Management stack into Terraform, Ansible and a
+/// docker-compose lab, with every component on its own machine.
+#[derive(Debug, Parser)]
+#[command(name = "tykgen", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a profile's output into `OUT/<profile>/<target>/`.
+    ///
+    /// Nothing is written unless the whole render succeeds; files tykgen did not write (or that
+    /// were edited since) are never overwritten without `--force`.
+    ///
+    /// Example: `tykgen render production -t config --set gateway.nodes=3`
+    Render(RenderArgs),
+    /// List the built-in profiles, one line each.
+    ///
+    /// Example: `tykgen profiles`
+    Profiles,
+    /// Write a commented profile to start from.
+    ///
+    /// Example: `tykgen init --from production my-stack.yaml`
+    Init(InitArgs),
+    /// Print the JSON Schema (draft-07) of the profile format, for editor autocompletion.
+    ///
+    /// Example: `tykgen schema > tykgen.schema.json`
+    Schema,
+    /// Print a shell completion script.
+    ///
+    /// Example: `tykgen completions bash > /etc/bash_completion.d/tykgen`
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+/// Where the profile comes from.
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// A profile file, or the name of a built-in profile (see `tykgen profiles`).
+    #[arg(value_name = "PROFILE", default_value = crate::profile::DEFAULT_PROFILE)]
+    pub profile: String,
+    /// Overlay a values file (maps merge, lists replace, `null` removes); repeatable.
+    #[arg(short = 'f', long = "values", value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+    /// Set one value, e.g. `--set redis.mode=cluster`; parsed as YAML, then type-checked; repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+/// `tykgen render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The profile.
+    #[command(flatten)]
+    pub input: ProfileArgs,
+    /// What to render.
+    #[arg(short, long, value_enum, default_value_t = Target::Config)]
+    pub target: Target,
+    /// The output folder; the profile's output goes into `OUT/<profile>/`.
+    #[arg(short, long, value_name = "OUT", default_value = "out")]
+    pub out: PathBuf,
+    /// A folder of templates that replace the built-in ones of the same relative path.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Write nothing; exit 1 and print a unified diff when the files on disk differ from a fresh render.
+    #[arg(long, conflicts_with = "diff")]
+    pub check: bool,
+    /// Write nothing; print a unified diff of what a render would change.
+    #[arg(long)]
+    pub diff: bool,
+    /// Overwrite files that tykgen did not write, or that were edited since it did.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the template context as JSON instead of rendering (to compare template engines).
+    #[arg(long, hide = true)]
+    pub dump_context: bool,
+}
+
+/// `tykgen init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The built-in profile to start from.
+    #[arg(long, value_name = "NAME", default_value = crate::profile::DEFAULT_PROFILE)]
+    pub from: String,
+    /// Where to write it (never overwritten); `-` for standard output.
+    #[arg(value_name = "PATH", default_value = "tykgen.yaml")]
+    pub path: PathBuf,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn verify_cli() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,88 @@
+//! Per-machine configuration files, built once and shared by every target.
+//!
+//! Tyk's JSON files are typed Rust values serialised with serde_json (`tyk.rs`); Redis, Sentinel,
+//! PostgreSQL and MongoDB files come from templates (`redis.rs`, `database.rs`). No file holds a
+//! secret: each machine's `SecretUse`s say by name which secrets it needs and how its program
+//! receives them (environment variables, or a private file the target writes).
+
+mod database;
+mod redis;
+mod tyk;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::output::FileMode;
+use crate::profile::Profile;
+use crate::render::Renderer;
+use crate::topology::{Machine, Role, SecretUse, Topology};
+
+/// One configuration file of one machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConfigFile {
+    /// File name inside the machine's folder of the bundle (e.g. `tyk.conf`, `redis.conf`).
+    pub name: String,
+    /// Where the file goes on the machine (e.g. `/opt/tyk-gateway/tyk.conf`).
+    pub install_path: String,
+    /// The bytes.
+    pub contents: String,
+    /// File mode on the machine (0644 unless it must be private).
+    #[serde(skip)]
+    pub mode: FileMode,
+}
+
+/// Everything one machine needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MachineConfig {
+    /// The machine.
+    pub machine: Machine,
+    /// Its configuration files.
+    pub files: Vec<ConfigFile>,
+    /// The secrets it needs and how its program receives them.
+    pub secrets: Vec<SecretUse>,
+}
+
+/// The configuration of every machine, keyed by machine name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Bundle {
+    /// Per machine, in topology order.
+    pub machines: BTreeMap<String, MachineConfig>,
+}
+
+impl Bundle {
+    /// The configuration of machine `name`.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&MachineConfig> {
+        self.machines.get(name)
+    }
+}
+
+/// Builds every machine's configuration.
+///
+/// # Errors
+/// A template that fails to render, or `extra_config` that cannot merge.
+pub fn bundle(profile: &Profile, topology: &Topology, renderer: &Renderer) -> anyhow::Result<Bundle> {
+    let mut machines = BTreeMap::new();
+    for machine in &topology.machines {
+        let (files, secrets) = match machine.role {
+            Role::Gateway | Role::Dashboard | Role::Pump => tyk::machine(profile, topology, machine)?,
+            Role::Redis | Role::Sentinel => redis::machine(profile, topology, machine, renderer)?,
+            Role::Postgres | Role::Mongodb => database::machine(profile, topology, machine, renderer)?,
+        };
+        machines.insert(machine.name.clone(), MachineConfig { machine: machine.clone(), files, secrets });
+    }
+    Ok(Bundle { machines })
+}
+
+/// TLS file paths shared by every machine (see `topology::TLS_DIR`).
+pub mod tls_paths {
+    /// The CA certificate that signed every machine's certificate.
+    pub const CA: &str = "/etc/tykgen/tls/ca.crt";
+    /// This machine's certificate (server and client use).
+    pub const CERT: &str = "/etc/tykgen/tls/machine.crt";
+    /// This machine's private key.
+    pub const KEY: &str = "/etc/tykgen/tls/machine.key";
+    /// Certificate and key in one PEM file (MongoDB's `certificateKeyFile`, Tyk's Mongo client).
+    pub const PEM: &str = "/etc/tykgen/tls/machine.pem";
+}

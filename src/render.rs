@@ -1,0 +1,598 @@
+//! Tera setup: one `Tera` instance per output language, the literal filters shared by all of
+//! them, the embedded `templates/` tree with `--templates DIR` overrides, and a lint over the
+//! templates that catches escaping mistakes before they ship.
+//!
+//! Why one instance per language: Tera has a single escape function per instance, and an
+//! autoescaped `{{ x }}` must be escaped for the language of the file it lands in (HCL, YAML,
+//! compose, `redis.conf`, `postgresql.conf`). The language of a template comes only from its
+//! name ([`lang_for`]), and each template is loaded into exactly one instance, so "which escaper
+//! applies" can never disagree with "which language is this".
+//!
+//! Ansible delimiters: playbooks and `group_vars` contain Ansible's own Jinja (`{{ item }}`,
+//! `{% if %}`), which must reach the output untouched. The Ansible instance therefore uses
+//! different Tera delimiters:
+//!
+//! | Tera syntax | default (all other languages) | Ansible YAML templates |
+//! |-------------|-------------------------------|------------------------|
+//! | variable    | `{{ x }}`                     | `<< x >>`              |
+//! | block       | `{% if %}`                    | `<% if %>`             |
+//! | comment     | `{# note #}`                  | `<# note #>`           |
+//!
+//! Templates put the quotes themselves for an autoescaped value (`name = "{{ api.name }}"`), or
+//! use a literal filter that emits the whole quoted literal (`name = {{ api.name | hcl }}`). Text
+//! templates (Markdown, shell, `pg_hba.conf`, ...) are never autoescaped: every value in them
+//! must go through an explicit filter such as `shell`.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Context as _;
+use include_dir::{Dir, include_dir};
+use tera::{Delimiters, Kwargs, State, Tera, TeraResult, Value};
+
+use crate::escape;
+
+/// The default templates, compiled into the binary.
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+
+/// Prefix under which embedded templates are registered; user overrides use the bare name.
+const BUILTIN_PREFIX: &str = "builtin/";
+
+/// Only files with this suffix are templates; anything else (e.g. `README.md`) is ignored.
+const TEMPLATE_SUFFIX: &str = ".tera";
+
+/// The output language of a template, which decides its escaper and delimiters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Lang {
+    /// Terraform / HCL: `"…"` content escaped with [`escape::hcl`].
+    Hcl,
+    /// Generic YAML: double-quoted content escaped with [`escape::yaml_dq`].
+    Yaml,
+    /// docker-compose YAML: [`escape::compose`] (`$` → `$$`, then YAML).
+    Compose,
+    /// Ansible YAML: [`escape::yaml_dq`], with `<< >>` / `<% %>` / `<# #>` Tera delimiters.
+    Ansible,
+    /// `redis.conf` / `sentinel.conf`: [`escape::redis_conf`] inside `"…"`.
+    RedisConf,
+    /// `postgresql.conf`: [`escape::pg_conf`] inside `'…'`.
+    PgConf,
+    /// Everything else: no autoescaping, values only through explicit filters.
+    Text,
+}
+
+impl Lang {
+    const ALL: [Lang; 7] =
+        [Lang::Hcl, Lang::Yaml, Lang::Compose, Lang::Ansible, Lang::RedisConf, Lang::PgConf, Lang::Text];
+
+    /// The escape function for autoescaped `{{ x }}`, or `None` for no autoescaping.
+    fn escaper(self) -> Option<escape::EscapeFn> {
+        match self {
+            Lang::Hcl => Some(escape::hcl),
+            Lang::Yaml | Lang::Ansible => Some(escape::yaml_dq),
+            Lang::Compose => Some(escape::compose),
+            Lang::RedisConf => Some(escape::redis_conf),
+            Lang::PgConf => Some(escape::pg_conf),
+            Lang::Text => None,
+        }
+    }
+
+    fn delimiters(self) -> Delimiters {
+        match self {
+            Lang::Ansible => Delimiters {
+                block_start: "<%".into(),
+                block_end: "%>".into(),
+                variable_start: "<<".into(),
+                variable_end: ">>".into(),
+                comment_start: "<#".into(),
+                comment_end: "#>".into(),
+            },
+            _ => Delimiters::default(),
+        }
+    }
+}
+
+/// The language of a template, from its name relative to `templates/` (e.g.
+/// `config/redis.conf.tera`). The `.tera` suffix is ignored; then, first match wins:
+///
+/// 1. `*.tf`, `*.hcl`, `*.tfvars`, `*.tfvars.*` → [`Lang::Hcl`]
+/// 2. `*.yaml`/`*.yml` under `compose/` → [`Lang::Compose`], under `ansible/` →
+///    [`Lang::Ansible`], elsewhere → [`Lang::Yaml`]
+/// 3. `redis.conf`, `sentinel.conf`, or any `*.conf` whose file name contains `redis` or
+///    `sentinel` → [`Lang::RedisConf`]
+/// 4. `postgresql.conf`, `*.pg.conf` → [`Lang::PgConf`]
+/// 5. anything else (`.md`, `.sh`, `.txt`, `.js`, `pg_hba.conf`, `haproxy.cfg`, …) → [`Lang::Text`]
+pub fn lang_for(name: &str) -> Lang {
+    let path = name.strip_suffix(TEMPLATE_SUFFIX).unwrap_or(name);
+    let (dir, file) = path.rsplit_once('/').unwrap_or(("", path));
+    let top = dir.split('/').next().unwrap_or("");
+    let conf = file.ends_with(".conf");
+    if file.ends_with(".tf") || file.ends_with(".hcl") || file.ends_with(".tfvars") || file.contains(".tfvars.") {
+        Lang::Hcl
+    } else if file.ends_with(".yaml") || file.ends_with(".yml") {
+        match top {
+            "compose" => Lang::Compose,
+            "ansible" => Lang::Ansible,
+            _ => Lang::Yaml,
+        }
+    } else if conf && (file.contains("redis") || file.contains("sentinel")) {
+        Lang::RedisConf
+    } else if file == "postgresql.conf" || file.ends_with(".pg.conf") {
+        Lang::PgConf
+    } else {
+        Lang::Text
+    }
+}
+
+/// All templates of one run, one Tera instance per [`Lang`].
+pub struct Renderer {
+    /// One engine per language, in [`Lang::ALL`] order.
+    engines: Vec<(Lang, Tera)>,
+    /// Template names (without the `builtin/` prefix), sorted.
+    names: BTreeSet<String>,
+}
+
+impl Renderer {
+    /// Embedded templates, optionally overridden by files under `overrides` (same relative path).
+    pub fn new(overrides: Option<&Path>) -> anyhow::Result<Self> {
+        Self::new_with_embedded(&EMBEDDED, overrides)
+    }
+
+    /// Like [`Renderer::new`] with another embedded tree (tests pass their own).
+    pub fn new_with_embedded(embedded: &Dir<'_>, overrides: Option<&Path>) -> anyhow::Result<Self> {
+        let builtin = templates_in_dir(embedded)?;
+        let user = match overrides {
+            Some(dir) => templates_on_disk(dir).with_context(|| format!("reading templates from {}", dir.display()))?,
+            None => Vec::new(),
+        };
+        let names = builtin.iter().chain(&user).map(|(name, _)| name.clone()).collect();
+        let mut engines = Vec::with_capacity(Lang::ALL.len());
+        for lang in Lang::ALL {
+            let mut tera = engine(lang)?;
+            let of_lang = |list: &[(String, String)]| -> Vec<(String, String)> {
+                list.iter().filter(|(name, _)| lang_for(name) == lang).cloned().collect()
+            };
+            let builtin_here =
+                of_lang(&builtin).into_iter().map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), src));
+            tera.add_raw_templates(builtin_here).context("loading the built-in templates")?;
+            let user_here = of_lang(&user);
+            if let (Some(dir), false) = (overrides, user_here.is_empty()) {
+                tera.add_raw_templates(user_here)
+                    .with_context(|| format!("loading templates from {}", dir.display()))?;
+            }
+            engines.push((lang, tera));
+        }
+        Ok(Self { engines, names })
+    }
+
+    /// Render `templates/<name>` (e.g. `config/redis.conf.tera`) with `ctx`; the language, and
+    /// so the escaper, comes from the name (see [`lang_for`]).
+    pub fn render(&self, name: &str, ctx: &impl serde::Serialize) -> anyhow::Result<String> {
+        let lang = lang_for(name);
+        let tera = self
+            .engines
+            .iter()
+            .find_map(|(l, t)| (*l == lang).then_some(t))
+            .with_context(|| format!("no template engine for {lang:?}"))?;
+        let context = tera::Context::from_serialize(ctx)
+            .with_context(|| format!("building the context for template `{name}`"))?;
+        tera.render(name, &context).with_context(|| format!("rendering template `{name}` ({lang:?})"))
+    }
+
+    /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
+    pub fn template_names(&self) -> Vec<String> {
+        self.names.iter().cloned().collect()
+    }
+}
+
+/// A fresh Tera instance for one language: delimiters, fallback prefix, escaper, filters.
+/// Delimiters and fallback prefixes must be set before any template is added.
+fn engine(lang: Lang) -> anyhow::Result<Tera> {
+    let mut tera = Tera::new();
+    tera.set_delimiters(lang.delimiters()).context("setting template delimiters")?;
+    tera.set_fallback_prefixes([BUILTIN_PREFIX]).context("setting the built-in template prefix")?;
+    match lang.escaper() {
+        Some(escaper) => {
+            tera.set_escape_fn(escaper);
+            // Every template in this instance is of this language (see `lang_for`), so all of
+            // them are autoescaped.
+            tera.autoescape_on([TEMPLATE_SUFFIX]);
+        }
+        None => tera.autoescape_on(Vec::<&str>::new()),
+    }
+    register_filters(&mut tera);
+    Ok(tera)
+}
+
+/// The literal filters, the same in every instance. Each returns a complete literal of its
+/// language, marked safe so autoescaping does not escape it a second time.
+///
+/// | filter    | emits                                   |
+/// |-----------|-----------------------------------------|
+/// | `hcl`     | `"…"` HCL quoted string                 |
+/// | `yaml`    | `"…"` YAML double-quoted scalar         |
+/// | `compose` | `"…"` YAML double-quoted, `$` as `$$`   |
+/// | `ansible` | `!unsafe "…"` YAML, never templated     |
+/// | `redis`   | `"…"` redis.conf argument               |
+/// | `pg`      | `'…'` postgresql.conf value             |
+/// | `shell`   | `'…'` POSIX single-quoted word          |
+/// | `json`    | compact JSON of any value               |
+///
+/// All but `json` take a string, number or boolean (numbers and booleans are quoted as their
+/// text). Tera 2 already has `indent`.
+fn register_filters(tera: &mut Tera) {
+    tera.register_filter("hcl", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "hcl", |s| Ok(format!("\"{}\"", escape::hcl_string(s))))
+    });
+    tera.register_filter("yaml", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "yaml", |s| Ok(format!("\"{}\"", escape::yaml_dq_string(s))))
+    });
+    tera.register_filter("compose", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "compose", |s| Ok(format!("\"{}\"", escape::compose_string(s))))
+    });
+    tera.register_filter("ansible", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "ansible", |s| Ok(format!("!unsafe \"{}\"", escape::yaml_dq_string(s))))
+    });
+    tera.register_filter("redis", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "redis", |s| Ok(format!("\"{}\"", escape::redis_conf_string(s))))
+    });
+    tera.register_filter("pg", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "pg", |s| Ok(format!("'{}'", escape::pg_conf_string(s)?)))
+    });
+    tera.register_filter("shell", |v: Value, _: Kwargs, _: &State| {
+        literal(&v, "shell", |s| Ok(format!("'{}'", escape::shell_single_string(s)?)))
+    });
+    tera.register_filter("json", |v: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
+        let text = serde_json::to_string(&v).map_err(|e| tera::Error::message(format!("the `json` filter: {e}")))?;
+        Ok(Value::safe_string(&text))
+    });
+}
+
+/// Shared body of the quoting filters: take the text of a scalar, build the literal, mark it safe.
+fn literal(value: &Value, filter: &str, build: impl FnOnce(&str) -> std::io::Result<String>) -> TeraResult<Value> {
+    let text: Cow<'_, str> = if let Some(s) = value.as_str() {
+        Cow::Borrowed(s)
+    } else if value.is_number() || value.is_bool() {
+        Cow::Owned(value.to_string())
+    } else {
+        return Err(tera::Error::message(format!(
+            "the `{filter}` filter takes a string, number or boolean, not {}",
+            value.name()
+        )));
+    };
+    let lit = build(&text).map_err(|e| tera::Error::message(format!("the `{filter}` filter: {e} (in {text:?})")))?;
+    Ok(Value::safe_string(&lit))
+}
+
+/// `(name, source)` of every `*.tera` file in an embedded tree, names `/`-separated.
+fn templates_in_dir(dir: &Dir<'_>) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir];
+    while let Some(d) = stack.pop() {
+        stack.extend(d.dirs());
+        for file in d.files() {
+            let name = slash_name(file.path());
+            if !name.ends_with(TEMPLATE_SUFFIX) {
+                continue;
+            }
+            let src = file.contents_utf8().with_context(|| format!("built-in template `{name}` is not UTF-8"))?;
+            out.push((name, src.to_owned()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// `(name, source)` of every `*.tera` file under `root` on disk, names relative and `/`-separated.
+fn templates_on_disk(root: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs_err::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(root)
+                .with_context(|| format!("{} is not under {}", path.display(), root.display()))?;
+            let name = slash_name(rel);
+            if name.ends_with(TEMPLATE_SUFFIX) {
+                out.push((name, fs_err::read_to_string(&path)?));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn slash_name(path: &Path) -> String {
+    path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// Lint the embedded templates; see [`lint_sources`]. Returns one message per finding.
+/// Test-only for now (run by `embedded_templates_lint_clean`); drop the `cfg` to expose it.
+#[cfg(test)]
+pub fn lint_templates() -> Vec<String> {
+    match templates_in_dir(&EMBEDDED) {
+        Ok(templates) => lint_sources(&templates),
+        Err(e) => vec![format!("{e:#}")],
+    }
+}
+
+/// Filters whose result is safe in an unquoted YAML value position: they emit a complete
+/// quoted literal, or a number.
+#[cfg(test)]
+const YAML_VALUE_FILTERS: &[&str] = &["yaml", "compose", "ansible", "json", "int", "float", "length"];
+
+/// Finds escaping mistakes in `(name, source)` templates:
+/// - any `| safe` (it switches escaping off);
+/// - in HCL templates, a Tera expression inside a heredoc (heredocs have no escapes);
+/// - in YAML templates, an expression in an unquoted value position (`key: {{ x }}` or
+///   `- {{ x }}`) whose last filter is not a literal filter from [`YAML_VALUE_FILTERS`].
+#[cfg(test)]
+pub fn lint_sources(templates: &[(String, String)]) -> Vec<String> {
+    // INVARIANT: these patterns are constant and valid.
+    let safe = regex::Regex::new(r"\|\s*safe\b").expect("valid regex");
+    let heredoc = regex::Regex::new(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$").expect("valid regex");
+    let yaml_default = regex::Regex::new(r"(?:^\s*-|:)\s*\{\{(.*?)\}\}").expect("valid regex");
+    let yaml_ansible = regex::Regex::new(r"(?:^\s*-|:)\s*<<(.*?)>>").expect("valid regex");
+    let mut findings = Vec::new();
+    for (name, src) in templates {
+        let lang = lang_for(name);
+        let mut in_heredoc: Option<String> = None;
+        for (i, line) in src.lines().enumerate() {
+            let at = format!("{name}:{}", i + 1);
+            if safe.is_match(line) {
+                findings.push(format!("{at}: `| safe` turns escaping off; use a literal filter"));
+            }
+            if lang == Lang::Hcl {
+                if let Some(marker) = &in_heredoc {
+                    if line.trim() == marker {
+                        in_heredoc = None;
+                    } else if line.contains("{{") {
+                        findings.push(format!("{at}: template value inside a heredoc (heredocs cannot be escaped)"));
+                    }
+                } else if let Some(c) = heredoc.captures(line) {
+                    in_heredoc = Some(c[1].to_owned());
+                }
+            }
+            let value_re = match lang {
+                Lang::Yaml | Lang::Compose => &yaml_default,
+                Lang::Ansible => &yaml_ansible,
+                _ => continue,
+            };
+            for c in value_re.captures_iter(line) {
+                let (Some(whole), Some(expr)) = (c.get(0), c.get(1)) else {
+                    continue;
+                };
+                let quotes_before =
+                    line[..whole.start()].matches('"').count() - line[..whole.start()].matches("\\\"").count();
+                if quotes_before % 2 == 1 {
+                    continue; // inside a double-quoted scalar: autoescaped
+                }
+                let last_filter = expr.as_str().rsplit('|').next().unwrap_or("").trim();
+                let last_filter = last_filter.split('(').next().unwrap_or("").trim();
+                if !expr.as_str().contains('|') || !YAML_VALUE_FILTERS.contains(&last_filter) {
+                    findings.push(format!(
+                        "{at}: unquoted template value in a YAML value position; quote it or end with a literal filter ({})",
+                        YAML_VALUE_FILTERS.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    const HOSTILE: &str = "a\"b\\c\n}\n${x} %{y} $HOME {{ lookup('pipe','id') }} 'q' \u{85}\u{2028}";
+
+    static EMPTY: Dir<'static> = Dir::new("", &[]);
+
+    /// A renderer over an in-memory set of templates (written to a temp dir as overrides on top
+    /// of an empty embedded tree).
+    fn renderer(files: &[(&str, &str)]) -> (tempfile::TempDir, Renderer) {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, src) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, src).unwrap();
+        }
+        let r = Renderer::new_with_embedded(&EMPTY, Some(dir.path())).unwrap();
+        (dir, r)
+    }
+
+    fn ctx(v: &str) -> BTreeMap<&'static str, String> {
+        BTreeMap::from([("v", v.to_owned())])
+    }
+
+    #[test]
+    fn lang_mapping() {
+        let cases = [
+            ("terraform/main.tf.tera", Lang::Hcl),
+            ("terraform/terraform.tfvars.example.tera", Lang::Hcl),
+            ("terraform/prod.tfvars.tera", Lang::Hcl),
+            ("terraform/x.hcl.tera", Lang::Hcl),
+            ("compose/docker-compose.yml.tera", Lang::Compose),
+            ("compose/sub/x.yaml.tera", Lang::Compose),
+            ("ansible/playbooks/site.yml.tera", Lang::Ansible),
+            ("ansible/group_vars/all.yaml.tera", Lang::Ansible),
+            ("config/values.yaml.tera", Lang::Yaml),
+            ("config/redis.conf.tera", Lang::RedisConf),
+            ("config/sentinel.conf.tera", Lang::RedisConf),
+            ("config/cache-redis.conf.tera", Lang::RedisConf),
+            ("config/postgresql.conf.tera", Lang::PgConf),
+            ("config/replica.pg.conf.tera", Lang::PgConf),
+            ("config/pg_hba.conf.tera", Lang::Text),
+            ("config/haproxy.cfg.tera", Lang::Text),
+            ("docs/README.md.tera", Lang::Text),
+            ("ansible/roles/x/files/run.sh.tera", Lang::Text),
+            ("compose/init.js.tera", Lang::Text),
+        ];
+        for (name, lang) in cases {
+            assert_eq!(lang_for(name), lang, "{name}");
+        }
+    }
+
+    #[test]
+    fn each_lang_escapes_hostile_input() {
+        let (_d, r) = renderer(&[
+            ("terraform/t.tf.tera", "x = \"{{ v }}\"\ny = {{ v | hcl }}\n"),
+            ("config/y.yaml.tera", "x: \"{{ v }}\"\ny: {{ v | yaml }}\n"),
+            ("compose/c.yml.tera", "x: \"{{ v }}\"\ny: {{ v | compose }}\n"),
+            ("ansible/a.yml.tera", "x: !unsafe \"<< v >>\"\ny: << v | ansible >>\n"),
+            ("config/redis.conf.tera", "x \"{{ v }}\"\ny {{ v | redis }}\n"),
+            ("config/postgresql.conf.tera", "x = '{{ v }}'\n"),
+            ("docs/run.sh.tera", "echo {{ v | shell }} {{ v | json }}\n"),
+        ]);
+        // HCL: both values evaluate back to the original.
+        let out = r.render("terraform/t.tf.tera", &ctx(HOSTILE)).unwrap();
+        let body: hcl::Body = hcl::from_str(&out).unwrap();
+        for attr in body.attributes() {
+            use hcl::eval::Evaluate;
+            let v = attr.expr().evaluate(&hcl::eval::Context::new()).unwrap();
+            assert_eq!(v.as_str(), Some(HOSTILE), "{out}");
+        }
+        // YAML and Ansible: two keys, both the original string.
+        for name in ["config/y.yaml.tera", "ansible/a.yml.tera"] {
+            let out = r.render(name, &ctx(HOSTILE)).unwrap();
+            let m: BTreeMap<String, String> = serde_saphyr::from_str(&out).unwrap();
+            assert_eq!(m.len(), 2, "{out}");
+            assert!(m.values().all(|v| v == HOSTILE), "{name}: {out}");
+        }
+        let ansible = r.render("ansible/a.yml.tera", &ctx("x")).unwrap();
+        assert_eq!(ansible, "x: !unsafe \"x\"\ny: !unsafe \"x\"\n");
+        // Compose: after YAML parsing, `$` is doubled (compose un-doubles it).
+        let out = r.render("compose/c.yml.tera", &ctx(HOSTILE)).unwrap();
+        let m: BTreeMap<String, String> = serde_saphyr::from_str(&out).unwrap();
+        assert!(m.values().all(|v| *v == HOSTILE.replace('$', "$$")), "{out}");
+        // redis.conf: exactly two lines, no raw newline leaked.
+        let out = r.render("config/redis.conf.tera", &ctx(HOSTILE)).unwrap();
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(out.starts_with("x \"a\\\"b\\\\c\\n}\\n"), "{out}");
+        // postgresql.conf: quote doubled; a newline is an error, not a new line.
+        let out = r.render("config/postgresql.conf.tera", &ctx("it's")).unwrap();
+        assert_eq!(out, "x = 'it''s'\n");
+        let err = r.render("config/postgresql.conf.tera", &ctx("a\nb")).unwrap_err();
+        assert!(format!("{err:#}").contains("line break"), "{err:#}");
+        // Text: nothing is autoescaped, filters do the quoting.
+        let out = r.render("docs/run.sh.tera", &ctx("it's \"x\"")).unwrap();
+        assert_eq!(out, "echo 'it'\\''s \"x\"' \"it's \\\"x\\\"\"\n");
+    }
+
+    #[test]
+    fn ansible_delimiters_leave_jinja_intact() {
+        let (_d, r) = renderer(&[(
+            "ansible/site.yml.tera",
+            "- hosts: << v | ansible >>\n  vars:\n    x: \"{{ ansible_host }}\"\n  tasks: <# hidden #>\n    <% if true %>- debug: msg=\"{% if a %}{{ item }}{% endif %}\"<% endif %>\n",
+        )]);
+        let out = r.render("ansible/site.yml.tera", &ctx("gw")).unwrap();
+        assert_eq!(
+            out,
+            "- hosts: !unsafe \"gw\"\n  vars:\n    x: \"{{ ansible_host }}\"\n  tasks: \n    - debug: msg=\"{% if a %}{{ item }}{% endif %}\"\n"
+        );
+    }
+
+    #[test]
+    fn override_replaces_exactly_one_template() {
+        use include_dir::{DirEntry, File};
+        static EMBEDDED_TEST: Dir<'static> = Dir::new(
+            "",
+            &[
+                DirEntry::File(File::new("README.md", b"not a template {{")),
+                DirEntry::Dir(Dir::new(
+                    "config",
+                    &[
+                        DirEntry::File(File::new("config/a.txt.tera", b"builtin {{ v }}")),
+                        DirEntry::File(File::new("config/redis.conf.tera", b"x \"{{ v }}\"")),
+                    ],
+                )),
+                DirEntry::Dir(Dir::new(
+                    "terraform",
+                    &[DirEntry::File(File::new("terraform/main.tf.tera", b"x = \"{{ v }}\""))],
+                )),
+            ],
+        );
+        let base = Renderer::new_with_embedded(&EMBEDDED_TEST, None).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::write(dir.path().join("config/a.txt.tera"), "user {{ v }}").unwrap();
+        let over = Renderer::new_with_embedded(&EMBEDDED_TEST, Some(dir.path())).unwrap();
+        assert_eq!(base.template_names(), over.template_names());
+        let names = base.template_names();
+        assert!(names.contains(&"config/a.txt.tera".to_owned()), "{names:?}");
+        for name in &names {
+            let b = base.render(name, &ctx("1")).unwrap();
+            let o = over.render(name, &ctx("1")).unwrap();
+            if name == "config/a.txt.tera" {
+                assert_eq!(o, "user 1");
+                assert_ne!(b, o);
+            } else {
+                assert_eq!(b, o, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn syntax_error_names_template_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("terraform")).unwrap();
+        std::fs::write(dir.path().join("terraform/bad.tf.tera"), "ok = 1\nx = {{ v \n").unwrap();
+        let err = Renderer::new_with_embedded(&EMPTY, Some(dir.path())).err().expect("syntax error");
+        let msg = format!("{err:#}");
+        assert!(msg.contains("terraform/bad.tf.tera:2:"), "{msg}");
+        assert!(msg.contains("x = {{ v"), "{msg}");
+    }
+
+    #[test]
+    fn render_error_names_template() {
+        let (_d, r) = renderer(&[("docs/x.md.tera", "a\n{{ missing }}\n")]);
+        let msg = format!("{:#}", r.render("docs/x.md.tera", &ctx("")).unwrap_err());
+        assert!(msg.contains("docs/x.md.tera"), "{msg}");
+        assert!(msg.contains(":2:"), "{msg}");
+    }
+
+    #[test]
+    fn literal_filters_reject_maps() {
+        let (_d, r) = renderer(&[("docs/x.md.tera", "{{ m | hcl }}")]);
+        let c = BTreeMap::from([("m", BTreeMap::from([("a", 1)]))]);
+        let msg = format!("{:#}", r.render("docs/x.md.tera", &c).unwrap_err());
+        assert!(msg.contains("the `hcl` filter takes a string"), "{msg}");
+    }
+
+    #[test]
+    fn lint_finds_each_mistake() {
+        let t = |n: &str, s: &str| (n.to_owned(), s.to_owned());
+        let findings = lint_sources(&[
+            t("docs/a.md.tera", "{{ x | safe }}\n"),
+            t("terraform/a.tf.tera", "a = <<EOT\n{{ x }}\nEOT\nb = \"{{ x }}\"\n"),
+            t("config/a.yaml.tera", "a: {{ x }}\nb: \"{{ x }}\"\nc: {{ x | yaml }}\n- {{ y }}\n"),
+            t("compose/a.yml.tera", "image: \"tyk:{{ v }}\"\nn: {{ n | int }}\n"),
+            t("ansible/a.yml.tera", "a: << x >>\nb: \"{{ jinja }}\"\nc: << x | ansible >>\n"),
+        ]);
+        let expected = [
+            "docs/a.md.tera:1:",
+            "terraform/a.tf.tera:2:",
+            "config/a.yaml.tera:1:",
+            "config/a.yaml.tera:4:",
+            "ansible/a.yml.tera:1:",
+        ];
+        assert_eq!(findings.len(), expected.len(), "{findings:#?}");
+        for (f, e) in findings.iter().zip(expected) {
+            assert!(f.starts_with(e), "{f} vs {e}");
+        }
+    }
+
+    #[test]
+    fn embedded_templates_lint_clean() {
+        let findings = lint_templates();
+        assert!(findings.is_empty(), "{findings:#?}");
+    }
+}

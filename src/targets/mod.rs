@@ -1,0 +1,67 @@
+//! Output targets: each wraps the same per-machine configuration for its world.
+//!
+//! A target is a pure function from the rendering `Context` to a `FileSet`; only `output`
+//! writes. Each target renders into its own folder `out/<profile>/<target>/`.
+
+mod config;
+
+use clap::ValueEnum;
+use serde::Serialize;
+
+use crate::config::Bundle;
+use crate::output::FileSet;
+use crate::profile::Profile;
+use crate::render::Renderer;
+use crate::topology::Topology;
+
+/// What `render -t` produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum Target {
+    /// The per-machine configuration bundle (`out/<profile>/config/`).
+    Config,
+    /// Every target above.
+    All,
+}
+
+impl Target {
+    /// The concrete targets this selection stands for.
+    #[must_use]
+    pub fn expand(self) -> Vec<Target> {
+        match self {
+            Self::All => vec![Self::Config],
+            t => vec![t],
+        }
+    }
+
+    /// The folder name under `out/<profile>/`.
+    #[must_use]
+    pub fn dir(self) -> &'static str {
+        match self {
+            Self::Config | Self::All => "config",
+        }
+    }
+}
+
+/// Everything a target renders from.
+#[derive(Serialize)]
+pub struct Context<'a> {
+    /// The validated profile.
+    pub profile: &'a Profile,
+    /// Its topology.
+    pub topology: &'a Topology,
+    /// The per-machine configuration.
+    pub bundle: &'a Bundle,
+    /// The templates.
+    #[serde(skip)]
+    pub renderer: &'a Renderer,
+}
+
+/// Renders one concrete target.
+///
+/// # Errors
+/// A template that fails to render.
+pub fn render(target: Target, ctx: &Context<'_>) -> anyhow::Result<FileSet> {
+    match target {
+        Target::Config | Target::All => config::render(ctx),
+    }
+}

@@ -1,0 +1,648 @@
+//! The topology: every machine, who talks to whom on which port, and the secrets by name.
+//!
+//! Derived once from a valid profile and then the single source of truth for every target:
+//! configuration files name machines by their host names (or pinned addresses), and network rules
+//! (security groups, compose networks, host firewalls) come from `links` alone.
+
+use serde::Serialize;
+
+use crate::profile::{Engine, Profile, Redis, RedisMode};
+
+/// Gateway HTTP port.
+pub const GATEWAY_PORT: u16 = 8080;
+/// Dashboard HTTP port.
+pub const DASHBOARD_PORT: u16 = 3000;
+/// Pump health-check port.
+pub const PUMP_HEALTH_PORT: u16 = 8083;
+/// Redis port (TLS-only when the deployment has TLS).
+pub const REDIS_PORT: u16 = 6379;
+/// Redis Cluster bus port.
+pub const REDIS_BUS_PORT: u16 = 16379;
+/// Redis Sentinel port.
+pub const SENTINEL_PORT: u16 = 26379;
+/// PostgreSQL port.
+pub const POSTGRES_PORT: u16 = 5432;
+/// MongoDB port.
+pub const MONGODB_PORT: u16 = 27017;
+
+/// Where every machine keeps its TLS files (the same paths on every target).
+pub const TLS_DIR: &str = "/etc/tykgen/tls";
+
+/// What a machine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Tyk Gateway.
+    Gateway,
+    /// Tyk Dashboard.
+    Dashboard,
+    /// Tyk Pump.
+    Pump,
+    /// A Redis server.
+    Redis,
+    /// A Redis Sentinel.
+    Sentinel,
+    /// A PostgreSQL server.
+    Postgres,
+    /// A MongoDB replica-set member.
+    Mongodb,
+}
+
+impl Role {
+    /// The role as written in machine names.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Dashboard => "dashboard",
+            Self::Pump => "pump",
+            Self::Redis => "redis",
+            Self::Sentinel => "sentinel",
+            Self::Postgres => "postgres",
+            Self::Mongodb => "mongodb",
+        }
+    }
+
+    /// True for machines that keep data (Redis, Sentinel state, databases).
+    #[must_use]
+    pub fn is_data_tier(self) -> bool {
+        matches!(self, Self::Redis | Self::Sentinel | Self::Postgres | Self::Mongodb)
+    }
+}
+
+/// Which Redis deployment a Redis or Sentinel machine belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Store {
+    /// Keys, sessions, rate limits (and analytics unless split).
+    Main,
+    /// The Gateway cache.
+    Cache,
+    /// Analytics records between Gateway and Pump.
+    Analytics,
+}
+
+impl Store {
+    /// Prefix of machine names and secret names (`""`, `"cache-"`, `"analytics-"`).
+    #[must_use]
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Main => "",
+            Self::Cache => "cache-",
+            Self::Analytics => "analytics-",
+        }
+    }
+
+    /// The profile key of this deployment.
+    #[must_use]
+    pub fn profile_key(self) -> &'static str {
+        match self {
+            Self::Main => "redis",
+            Self::Cache => "cache_redis",
+            Self::Analytics => "analytics_redis",
+        }
+    }
+}
+
+/// What a data-tier machine does in its replication group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "of")]
+pub enum Replication {
+    /// Not replicated (Tyk machines, standalone Redis).
+    None,
+    /// The first primary.
+    Primary,
+    /// A replica of the named machine.
+    ReplicaOf(String),
+    /// A Redis Cluster node (primaries and replicas are assigned when the cluster is created).
+    ClusterNode,
+    /// A Sentinel.
+    Sentinel,
+    /// A MongoDB replica-set member.
+    Member,
+}
+
+/// One machine of the topology.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Machine {
+    /// `<role>-<n>` with the store prefix for Redis (`cache-redis-1`).
+    pub name: String,
+    /// What it runs.
+    pub role: Role,
+    /// The Redis deployment of a Redis or Sentinel machine.
+    pub store: Option<Store>,
+    /// 1-based index within its role and store.
+    pub index: u32,
+    /// `<name>.<domain>`.
+    pub host: String,
+    /// The pinned address from `machines.<name>.address`.
+    pub address: Option<String>,
+    /// Its part in replication.
+    pub replication: Replication,
+}
+
+impl Machine {
+    /// How other machines reach this one: the pinned address, else the host name.
+    #[must_use]
+    pub fn endpoint(&self) -> &str {
+        self.address.as_deref().unwrap_or(&self.host)
+    }
+
+    /// The Ansible/Terraform group of this machine.
+    #[must_use]
+    pub fn group(&self) -> String {
+        let base = match (self.role, &self.replication) {
+            (Role::Gateway, _) => "tyk_gateway",
+            (Role::Dashboard, _) => "tyk_dashboard",
+            (Role::Pump, _) => "tyk_pump",
+            (Role::Redis, _) => "redis",
+            (Role::Sentinel, _) => "redis_sentinel",
+            (Role::Postgres, Replication::Primary) => "postgres_primary",
+            (Role::Postgres, _) => "postgres_replica",
+            (Role::Mongodb, _) => "mongodb",
+        };
+        match self.store {
+            Some(Store::Cache) => format!("cache_{base}"),
+            Some(Store::Analytics) => format!("analytics_{base}"),
+            _ => base.to_owned(),
+        }
+    }
+}
+
+/// One end of a link.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "name")]
+pub enum Peer {
+    /// A machine of the topology, by name.
+    Machine(String),
+    /// The load balancer in front of the Gateways.
+    LoadBalancer,
+    /// API consumers (the internet or the user's network).
+    Clients,
+    /// Operators (Dashboard users).
+    Admins,
+}
+
+/// What is spoken over a link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// Gateway HTTP (proxy and control API).
+    Gateway,
+    /// Dashboard HTTP.
+    Dashboard,
+    /// Redis protocol.
+    Redis,
+    /// Redis Cluster bus.
+    RedisBus,
+    /// Redis Sentinel.
+    Sentinel,
+    /// PostgreSQL.
+    Postgres,
+    /// MongoDB.
+    Mongodb,
+}
+
+/// `from` opens connections to `to` on `port`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Link {
+    /// The client side.
+    pub from: Peer,
+    /// The server side.
+    pub to: Peer,
+    /// TCP port on `to`.
+    pub port: u16,
+    /// The protocol.
+    pub service: Service,
+}
+
+/// A secret, by name only: each target supplies the value its own way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Secret {
+    /// Lower-snake name, e.g. `redis_password`.
+    pub name: String,
+    /// What it is, for `.env` comments, vault examples and error messages.
+    pub description: String,
+    /// False for values the user must supply (the Dashboard licence).
+    pub generated: bool,
+}
+
+/// How a machine's program receives one secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SecretUse {
+    /// An environment variable set to the secret's value.
+    Env {
+        /// The variable.
+        var: String,
+        /// The secret.
+        secret: String,
+    },
+    /// An environment variable set to `template`, with `{secret_name}` replaced by the value.
+    EnvTemplate {
+        /// The variable.
+        var: String,
+        /// The value with `{name}` placeholders.
+        template: String,
+        /// The secrets the template uses.
+        secrets: Vec<String>,
+    },
+    /// A file the target writes (mode 0600) with `template`, placeholders as above.
+    File {
+        /// Absolute path on the machine.
+        path: String,
+        /// The contents with `{name}` placeholders.
+        template: String,
+        /// The secrets the template uses.
+        secrets: Vec<String>,
+    },
+}
+
+/// One Redis deployment and its machines.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RedisDeployment {
+    /// Main, cache or analytics.
+    pub store: Store,
+    /// The profile's settings.
+    pub settings: Redis,
+    /// Redis server machines, primary first.
+    pub nodes: Vec<String>,
+    /// Sentinel machines (sentinel mode).
+    pub sentinels: Vec<String>,
+    /// The monitored name (sentinel mode).
+    pub master_name: Option<String>,
+    /// Secret name of the Redis password.
+    pub password_secret: String,
+    /// Secret name of the Sentinel password (sentinel mode).
+    pub sentinel_secret: Option<String>,
+    /// Sentinel quorum (sentinel mode).
+    pub quorum: u32,
+}
+
+/// The database cluster.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatabaseCluster {
+    /// PostgreSQL or MongoDB.
+    pub engine: Engine,
+    /// Every member, primary first.
+    pub members: Vec<String>,
+    /// MongoDB replica-set name.
+    pub replica_set: Option<String>,
+}
+
+/// The whole topology.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Topology {
+    /// The profile name.
+    pub name: String,
+    /// The DNS domain.
+    pub domain: String,
+    /// Every machine, in a stable order (Tyk tiers, then Redis deployments, then the database).
+    pub machines: Vec<Machine>,
+    /// Every link, sorted.
+    pub links: Vec<Link>,
+    /// Every secret, sorted by name.
+    pub secrets: Vec<Secret>,
+    /// Redis deployments, main first.
+    pub redis: Vec<RedisDeployment>,
+    /// The database, when there is a Dashboard.
+    pub database: Option<DatabaseCluster>,
+    /// A load balancer fronts the Gateways.
+    pub load_balancer: bool,
+}
+
+impl Topology {
+    /// The machine called `name`.
+    #[must_use]
+    pub fn machine(&self, name: &str) -> Option<&Machine> {
+        self.machines.iter().find(|m| m.name == name)
+    }
+
+    /// Machines with `role`, in order.
+    pub fn with_role(&self, role: Role) -> impl Iterator<Item = &Machine> {
+        self.machines.iter().filter(move |m| m.role == role)
+    }
+
+    /// The Redis deployment for `store`, falling back to main (cache and analytics are optional).
+    #[must_use]
+    pub fn redis_for(&self, store: Store) -> &RedisDeployment {
+        self.redis
+            .iter()
+            .find(|r| r.store == store)
+            .or_else(|| self.redis.first())
+            // INVARIANT: `build` always creates the main deployment first.
+            .expect("the main Redis deployment exists")
+    }
+
+    /// True when a separate deployment exists for `store`.
+    #[must_use]
+    pub fn has_store(&self, store: Store) -> bool {
+        self.redis.iter().any(|r| r.store == store)
+    }
+
+    /// Endpoint (`host:port` or `address:port`) of machine `name` on `port`.
+    #[must_use]
+    pub fn addr(&self, name: &str, port: u16) -> String {
+        let endpoint = self.machine(name).map_or(name, Machine::endpoint);
+        if endpoint.contains(':') { format!("[{endpoint}]:{port}") } else { format!("{endpoint}:{port}") }
+    }
+
+    /// The links whose server side is machine `name`.
+    pub fn links_to<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Link> + 'a {
+        self.links.iter().filter(move |l| l.to == Peer::Machine(name.to_owned()))
+    }
+
+    /// The links whose client side is machine `name`.
+    pub fn links_from<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Link> + 'a {
+        self.links.iter().filter(move |l| l.from == Peer::Machine(name.to_owned()))
+    }
+}
+
+/// Builds the topology of a profile that passed validation.
+#[must_use]
+pub fn build(p: &Profile) -> Topology {
+    let mut t = Topology {
+        name: p.name.clone(),
+        domain: p.domain.clone(),
+        machines: Vec::new(),
+        links: Vec::new(),
+        secrets: Vec::new(),
+        redis: Vec::new(),
+        database: None,
+        load_balancer: p.gateway.load_balancer,
+    };
+    let add = |t: &mut Topology, role: Role, store: Option<Store>, index: u32, replication: Replication| {
+        let prefix = store.map_or("", Store::prefix);
+        let name = format!("{prefix}{}-{index}", role.as_str());
+        let address = p.machines.get(&name).and_then(|m| m.address.clone());
+        t.machines.push(Machine {
+            host: format!("{name}.{}", p.domain),
+            name: name.clone(),
+            role,
+            store,
+            index,
+            address,
+            replication,
+        });
+        name
+    };
+
+    let gateways: Vec<String> =
+        (1..=p.gateway.nodes).map(|i| add(&mut t, Role::Gateway, None, i, Replication::None)).collect();
+    let dashboards: Vec<String> =
+        (1..=p.dashboard.nodes).map(|i| add(&mut t, Role::Dashboard, None, i, Replication::None)).collect();
+    let pumps: Vec<String> = (1..=p.pump.nodes).map(|i| add(&mut t, Role::Pump, None, i, Replication::None)).collect();
+
+    let deployments = [
+        (Store::Main, Some(&p.redis)),
+        (Store::Cache, p.cache_redis.as_ref()),
+        (Store::Analytics, p.analytics_redis.as_ref()),
+    ];
+    for (store, settings) in deployments {
+        let Some(settings) = settings else { continue };
+        let prefix = store.prefix();
+        let mut nodes = Vec::new();
+        let mut sentinels = Vec::new();
+        match settings.mode {
+            RedisMode::Standalone => nodes.push(add(&mut t, Role::Redis, Some(store), 1, Replication::None)),
+            RedisMode::Sentinel => {
+                let primary = add(&mut t, Role::Redis, Some(store), 1, Replication::Primary);
+                nodes.push(primary.clone());
+                for i in 0..settings.replicas.unwrap_or(2) {
+                    nodes.push(add(&mut t, Role::Redis, Some(store), i + 2, Replication::ReplicaOf(primary.clone())));
+                }
+                for i in 1..=settings.sentinels.unwrap_or(3) {
+                    sentinels.push(add(&mut t, Role::Sentinel, Some(store), i, Replication::Sentinel));
+                }
+            }
+            RedisMode::Cluster => {
+                let count = settings.shards.unwrap_or(3) * (1 + settings.replicas_per_shard.unwrap_or(1));
+                for i in 1..=count {
+                    nodes.push(add(&mut t, Role::Redis, Some(store), i, Replication::ClusterNode));
+                }
+            }
+        }
+        let secret_prefix = prefix.replace('-', "_");
+        let password_secret = format!("{secret_prefix}redis_password");
+        t.secrets.push(Secret {
+            name: password_secret.clone(),
+            description: format!("password of the {} Redis (`requirepass`, `masterauth`)", store_word(store)),
+            generated: true,
+        });
+        let sentinel_secret = (settings.mode == RedisMode::Sentinel).then(|| {
+            let name = format!("{secret_prefix}sentinel_password");
+            t.secrets.push(Secret {
+                name: name.clone(),
+                description: format!("password of the {} Redis Sentinels", store_word(store)),
+                generated: true,
+            });
+            name
+        });
+        let count = u32::try_from(sentinels.len()).unwrap_or(u32::MAX);
+        t.redis.push(RedisDeployment {
+            store,
+            settings: settings.clone(),
+            master_name: (settings.mode == RedisMode::Sentinel)
+                .then(|| settings.master_name.clone().unwrap_or_else(|| format!("tyk-{}", store_word(store)))),
+            nodes,
+            sentinels,
+            password_secret,
+            sentinel_secret,
+            quorum: count / 2 + 1,
+        });
+    }
+
+    if let Some(db) = p.database.as_ref().filter(|_| p.dashboard.nodes > 0) {
+        let role = match db.engine {
+            Engine::Postgres => Role::Postgres,
+            Engine::Mongodb => Role::Mongodb,
+        };
+        let mut members = Vec::new();
+        let first_replication = if db.engine == Engine::Mongodb { Replication::Member } else { Replication::Primary };
+        let primary = add(&mut t, role, None, 1, first_replication);
+        members.push(primary.clone());
+        for i in 0..db.replicas {
+            let replication = if db.engine == Engine::Mongodb {
+                Replication::Member
+            } else {
+                Replication::ReplicaOf(primary.clone())
+            };
+            members.push(add(&mut t, role, None, i + 2, replication));
+        }
+        let replica_set =
+            (db.engine == Engine::Mongodb).then(|| db.replica_set.clone().unwrap_or_else(|| "tyk".to_owned()));
+        t.database = Some(DatabaseCluster { engine: db.engine, members, replica_set });
+    }
+
+    links(&mut t, &gateways, &dashboards, &pumps);
+    tyk_secrets(&mut t, p);
+    t.links.sort();
+    t.links.dedup();
+    t.secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    t
+}
+
+fn store_word(store: Store) -> &'static str {
+    match store {
+        Store::Main => "main",
+        Store::Cache => "cache",
+        Store::Analytics => "analytics",
+    }
+}
+
+fn link(t: &mut Topology, from: Peer, to: &str, port: u16, service: Service) {
+    t.links.push(Link { from, to: Peer::Machine(to.to_owned()), port, service });
+}
+
+/// Every connection the stack opens.
+fn links(t: &mut Topology, gateways: &[String], dashboards: &[String], pumps: &[String]) {
+    let m = |n: &String| Peer::Machine(n.clone());
+    for g in gateways {
+        if t.load_balancer {
+            link(t, Peer::LoadBalancer, g, GATEWAY_PORT, Service::Gateway);
+        } else {
+            link(t, Peer::Clients, g, GATEWAY_PORT, Service::Gateway);
+        }
+        for d in dashboards {
+            link(t, m(g), d, DASHBOARD_PORT, Service::Dashboard);
+            link(t, m(d), g, GATEWAY_PORT, Service::Gateway);
+        }
+    }
+    for d in dashboards {
+        link(t, Peer::Admins, d, DASHBOARD_PORT, Service::Dashboard);
+    }
+
+    // Who uses which Redis deployment.
+    let analytics_store = if t.has_store(Store::Analytics) { Store::Analytics } else { Store::Main };
+    let mut clients: Vec<(Peer, Store)> = Vec::new();
+    for g in gateways {
+        clients.push((m(g), Store::Main));
+        if t.has_store(Store::Cache) {
+            clients.push((m(g), Store::Cache));
+        }
+        if t.has_store(Store::Analytics) {
+            clients.push((m(g), Store::Analytics));
+        }
+    }
+    for d in dashboards {
+        clients.push((m(d), Store::Main));
+    }
+    for p in pumps {
+        clients.push((m(p), analytics_store));
+    }
+    let deployments = t.redis.clone();
+    for (peer, store) in clients {
+        let dep = deployments.iter().find(|r| r.store == store).unwrap_or(&deployments[0]);
+        for s in &dep.sentinels {
+            link(t, peer.clone(), s, SENTINEL_PORT, Service::Sentinel);
+        }
+        // With Sentinel or Cluster any Redis node may become the one a client must reach.
+        for n in &dep.nodes {
+            link(t, peer.clone(), n, REDIS_PORT, Service::Redis);
+        }
+    }
+    for dep in &deployments {
+        for a in &dep.nodes {
+            for b in dep.nodes.iter().filter(|b| *b != a) {
+                if dep.settings.mode != RedisMode::Standalone {
+                    link(t, m(a), b, REDIS_PORT, Service::Redis);
+                }
+                if dep.settings.mode == RedisMode::Cluster {
+                    link(t, m(a), b, REDIS_BUS_PORT, Service::RedisBus);
+                }
+            }
+        }
+        for s in &dep.sentinels {
+            for n in &dep.nodes {
+                link(t, m(s), n, REDIS_PORT, Service::Redis);
+            }
+            for other in dep.sentinels.iter().filter(|o| *o != s) {
+                link(t, m(s), other, SENTINEL_PORT, Service::Sentinel);
+            }
+        }
+    }
+
+    if let Some(db) = t.database.clone() {
+        let (port, service) = match db.engine {
+            Engine::Postgres => (POSTGRES_PORT, Service::Postgres),
+            Engine::Mongodb => (MONGODB_PORT, Service::Mongodb),
+        };
+        for client in dashboards.iter().chain(pumps) {
+            for member in &db.members {
+                link(t, m(client), member, port, service);
+            }
+        }
+        for a in &db.members {
+            for b in db.members.iter().filter(|b| *b != a) {
+                // PostgreSQL replicas stream from the primary; MongoDB members all talk to each other.
+                if db.engine == Engine::Mongodb || *b == db.members[0] {
+                    link(t, m(a), b, port, service);
+                }
+            }
+        }
+    }
+}
+
+/// The secrets of the Tyk tiers and the database.
+fn tyk_secrets(t: &mut Topology, p: &Profile) {
+    let mut add = |name: &str, description: &str, generated: bool| {
+        t.secrets.push(Secret { name: name.to_owned(), description: description.to_owned(), generated });
+    };
+    if p.dashboard.nodes > 0 {
+        add("gateway_api_secret", "Gateway API secret (Gateway `secret` = Dashboard `tyk_api_config.Secret`)", true);
+        add("node_secret", "Gateway `node_secret` = Dashboard `shared_node_secret`", true);
+        add("dashboard_admin_secret", "Dashboard `admin_secret` for the Admin API", true);
+        add("dashboard_license", "Tyk Dashboard licence key (yours to supply)", false);
+    } else {
+        add("gateway_api_secret", "Gateway API secret (`secret`, the `x-tyk-authorization` header)", true);
+    }
+    match t.database.as_ref().map(|d| d.engine) {
+        Some(Engine::Postgres) => {
+            add("postgres_tyk_password", "password of the PostgreSQL role `tyk` used by the Dashboard and Pump", true);
+            add(
+                "postgres_replication_password",
+                "password of the PostgreSQL role `replicator` (streaming replication)",
+                true,
+            );
+            add("postgres_superuser_password", "password of the PostgreSQL superuser `postgres`", true);
+        }
+        Some(Engine::Mongodb) => {
+            add("mongodb_tyk_password", "password of the MongoDB user `tyk` used by the Dashboard and Pump", true);
+            add("mongodb_admin_password", "password of the MongoDB user `admin` (replica-set initiation)", true);
+            add("mongodb_keyfile", "shared key file of the replica set's members (internal authentication)", true);
+        }
+        None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Input, load};
+
+    fn topo(name: &str) -> Topology {
+        let loaded = load(&Input { profile: Some(name.into()), ..Input::default() }).unwrap();
+        build(&loaded.profile)
+    }
+
+    #[test]
+    fn production_has_one_machine_per_component() {
+        let t = topo("production");
+        let names: Vec<&str> = t.machines.iter().map(|m| m.name.as_str()).collect();
+        assert!(names.contains(&"gateway-1") && names.contains(&"gateway-2"), "{names:?}");
+        assert!(names.contains(&"sentinel-3") && names.contains(&"postgres-2"), "{names:?}");
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn gateways_never_reach_the_database() {
+        let t = topo("production");
+        assert!(!t.links.iter().any(|l| {
+            matches!(&l.from, Peer::Machine(m) if m.starts_with("gateway-")) && l.service == Service::Postgres
+        }));
+        assert!(t.links.iter().any(|l| l.from == Peer::Machine("pump-1".into()) && l.service == Service::Postgres));
+    }
+}

@@ -1,0 +1,268 @@
+//! Structural errors: profiles that type-check but describe something that cannot be built.
+//!
+//! These stop `render`. Advice about production readiness (a profile that works but goes against
+//! Tyk's guidance) belongs to `check`, not here. Every error points at the key it is about.
+
+use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
+use crate::profile::{Engine, Loaded, Redis, RedisMode};
+use crate::topology;
+
+/// Tyk versions tykgen generates configuration for.
+const MIN_TYK: (u32, u32) = (5, 0);
+/// Pump versions tykgen generates configuration for.
+const MIN_PUMP: (u32, u32) = (1, 8);
+
+/// Every structural error of a loaded profile.
+///
+/// # Errors
+/// All problems found, each at the key it is about.
+pub fn validate(loaded: &Loaded) -> Result<(), Diagnostics> {
+    let mut v = Validator { loaded, errors: Vec::new() };
+    v.versions();
+    v.tiers();
+    let p = &loaded.profile;
+    v.redis("redis", &p.redis);
+    if let Some(r) = &p.cache_redis {
+        v.redis("cache_redis", r);
+    }
+    if let Some(r) = &p.analytics_redis {
+        v.redis("analytics_redis", r);
+    }
+    v.database();
+    v.machines();
+    if v.errors.is_empty() { Ok(()) } else { Err(Diagnostics(v.errors)) }
+}
+
+struct Validator<'a> {
+    loaded: &'a Loaded,
+    errors: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn error(&mut self, path: &str, message: String) -> &mut Diagnostic {
+        self.errors.push(Diagnostic::error(message, Some(self.loaded.loc(path))));
+        // INVARIANT: pushed on the line above.
+        self.errors.last_mut().expect("just pushed")
+    }
+
+    fn versions(&mut self) {
+        let tyk = &self.loaded.profile.tyk;
+        if !tyk.version.at_least(MIN_TYK.0, MIN_TYK.1, 0) {
+            self.error(
+                "tyk.version",
+                format!("tykgen generates configuration for Tyk 5.0 and later, not {}", tyk.version),
+            );
+        }
+        if self.loaded.profile.pump.nodes > 0 && !tyk.pump_version.at_least(MIN_PUMP.0, MIN_PUMP.1, 0) {
+            self.error(
+                "tyk.pump_version",
+                format!("tykgen generates configuration for Pump 1.8 and later, not {}", tyk.pump_version),
+            );
+        }
+    }
+
+    fn tiers(&mut self) {
+        let p = &self.loaded.profile;
+        match (&p.database, p.dashboard.nodes) {
+            (Some(_), 0) => {
+                self.error(
+                    "database",
+                    "`database` is only used by the Dashboard and Pump, but `dashboard.nodes` is 0".into(),
+                )
+                .help = Some("remove the `database` block, or set `dashboard.nodes: 1`".into());
+            }
+            (None, n) if n > 0 => {
+                self.error("dashboard.nodes", "the Dashboard needs a database: add a `database` block".into()).help =
+                    Some("for example `database: {engine: postgres, version: \"16\"}`".into());
+            }
+            _ => {}
+        }
+        if p.pump.nodes > 0 && (p.database.is_none() || p.dashboard.nodes == 0) {
+            self.error(
+                "pump.nodes",
+                "the Pump writes analytics to the Dashboard's database, and there is none".into(),
+            )
+            .help = Some("set `pump.nodes: 0`, or add a Dashboard and a `database`".into());
+        }
+        if p.analytics_redis.is_some() && p.pump.nodes == 0 {
+            self.error("analytics_redis", "`analytics_redis` holds records for the Pump, but `pump.nodes` is 0".into());
+        }
+        let engine = p.database.as_ref().map(|d| d.engine);
+        if self.loaded.is_set("analytics.capping.max_size") && engine != Some(Engine::Mongodb) {
+            self.error(
+                "analytics.capping",
+                "`analytics.capping` caps a MongoDB collection; the database is not MongoDB".into(),
+            )
+            .help = Some("with PostgreSQL use `analytics.retention_days`".into());
+        }
+        if self.loaded.is_set("analytics.retention_days") && engine != Some(Engine::Postgres) {
+            self.error(
+                "analytics.retention_days",
+                "`analytics.retention_days` drops PostgreSQL tables; the database is not PostgreSQL".into(),
+            )
+            .help = Some("with MongoDB use `analytics.capping.max_size`".into());
+        }
+    }
+
+    fn redis(&mut self, key: &str, r: &Redis) {
+        let path = |k: &str| format!("{key}.{k}");
+        let only_in = |this: &mut Self, field: &str, mode: &str| {
+            if this.loaded.is_set(&path(field)) {
+                this.error(
+                    &path(field),
+                    format!("`{}` is only used in {mode} mode; `{key}.mode` is {}", path(field), mode_name(r.mode)),
+                );
+            }
+        };
+        match r.mode {
+            RedisMode::Standalone => {
+                for f in ["replicas", "sentinels", "master_name"] {
+                    only_in(self, f, "sentinel");
+                }
+                for f in ["shards", "replicas_per_shard"] {
+                    only_in(self, f, "cluster");
+                }
+            }
+            RedisMode::Sentinel => {
+                for f in ["shards", "replicas_per_shard"] {
+                    only_in(self, f, "cluster");
+                }
+                if r.replicas == Some(0) {
+                    self.error(&path("replicas"), "sentinel mode needs at least 1 replica to promote".into());
+                }
+                if r.sentinels == Some(0) {
+                    self.error(&path("sentinels"), "sentinel mode needs at least 1 Sentinel".into());
+                }
+            }
+            RedisMode::Cluster => {
+                for f in ["replicas", "sentinels", "master_name"] {
+                    only_in(self, f, "sentinel");
+                }
+                if r.shards.is_some_and(|s| s < 3) {
+                    self.error(&path("shards"), "a Redis Cluster needs at least 3 shards (primaries)".into());
+                }
+            }
+        }
+        if r.tls.enabled && r.version.major() < 6 {
+            self.error(&path("version"), format!("Redis supports TLS from 6.0, not {}", r.version));
+        }
+        if !r.tls.enabled {
+            for f in ["mutual", "min_version", "max_version"] {
+                let p = path(&format!("tls.{f}"));
+                if (r.tls.mutual || f != "mutual") && self.loaded.is_set(&p) {
+                    self.error(&p, format!("`{p}` needs `{key}.tls.enabled: true`"));
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (r.tls.min_version, r.tls.max_version)
+            && min > max
+        {
+            self.error(
+                &path("tls.min_version"),
+                format!("`min_version` {} is above `max_version` {}", min.as_str(), max.as_str()),
+            );
+        }
+        // CA, certificate, key and TLS-version settings exist in Tyk 5.3+ and Pump 1.9+ only.
+        let needs_files = r.tls.enabled && (r.tls.mutual || r.tls.min_version.is_some() || r.tls.max_version.is_some());
+        let p = &self.loaded.profile;
+        if needs_files {
+            let what = if r.tls.mutual {
+                "mutual"
+            } else if r.tls.min_version.is_some() {
+                "min_version"
+            } else {
+                "max_version"
+            };
+            let at = path(&format!("tls.{what}"));
+            if !p.tyk.version.at_least(5, 3, 0) {
+                self.error(&at, format!("`{at}` needs Tyk 5.3 or later (the Redis TLS certificate and version settings), but `tyk.version` is {}", p.tyk.version))
+                    .help = Some("raise `tyk.version` to 5.3 or later, or remove the setting".into());
+            }
+            let pump_uses =
+                p.pump.nodes > 0 && (key == "analytics_redis" || (key == "redis" && p.analytics_redis.is_none()));
+            if pump_uses && !p.tyk.pump_version.at_least(1, 9, 0) {
+                self.error(
+                    &at,
+                    format!("`{at}` needs Pump 1.9 or later, but `tyk.pump_version` is {}", p.tyk.pump_version),
+                )
+                .help = Some("raise `tyk.pump_version` to 1.9 or later".into());
+            }
+        }
+    }
+
+    fn database(&mut self) {
+        let Some(db) = &self.loaded.profile.database else { return };
+        if db.engine == Engine::Postgres && self.loaded.is_set("database.replica_set") {
+            self.error("database.replica_set", "`database.replica_set` is for MongoDB; the engine is postgres".into());
+        }
+        if !db.tls.enabled && db.tls.mutual {
+            self.error("database.tls.mutual", "`database.tls.mutual` needs `database.tls.enabled: true`".into());
+        }
+    }
+
+    fn machines(&mut self) {
+        let topology = topology::build(&self.loaded.profile);
+        let names: Vec<&str> = topology.machines.iter().map(|m| m.name.as_str()).collect();
+        for name in self.loaded.profile.machines.keys() {
+            if !names.contains(&name.as_str()) {
+                let help = did_you_mean(name, names.iter().copied())
+                    .map(|n| format!("did you mean `{n}`?"))
+                    .unwrap_or_else(|| format!("this profile's machines: {}", names.join(", ")));
+                self.error(&format!("machines.{name}"), format!("there is no machine `{name}` in this topology"))
+                    .help = Some(help);
+            }
+        }
+    }
+}
+
+fn mode_name(mode: RedisMode) -> &'static str {
+    match mode {
+        RedisMode::Standalone => "standalone",
+        RedisMode::Sentinel => "sentinel",
+        RedisMode::Cluster => "cluster",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Input, load};
+
+    fn errors_for(sets: &[&str]) -> Vec<String> {
+        let loaded = load(&Input {
+            profile: Some("production".into()),
+            sets: sets.iter().map(|s| (*s).to_owned()).collect(),
+            ..Input::default()
+        })
+        .unwrap();
+        validate(&loaded).err().map(|d| d.0.into_iter().map(|e| e.message).collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn builtin_profiles_are_valid() {
+        for (name, _) in crate::profile::builtins() {
+            let loaded = load(&Input { profile: Some(name.clone()), ..Input::default() }).unwrap();
+            assert!(validate(&loaded).is_ok(), "{name}: {:?}", validate(&loaded));
+        }
+    }
+
+    #[test]
+    fn structural_impossibilities() {
+        assert!(errors_for(&["redis.replicas=0"])[0].contains("at least 1 replica"));
+        assert!(
+            errors_for(&[
+                "redis.mode=cluster",
+                "redis.replicas=null",
+                "redis.sentinels=null",
+                "redis.master_name=null",
+                "redis.shards=2"
+            ])[0]
+                .contains("at least 3 shards")
+        );
+        assert!(errors_for(&["dashboard.nodes=0"]).iter().any(|e| e.contains("only used by the Dashboard")));
+        assert!(errors_for(&["tyk.version=5.2.0"]).iter().any(|e| e.contains("needs Tyk 5.3")));
+        assert!(errors_for(&["tyk.pump_version=1.8.0"]).iter().any(|e| e.contains("needs Pump 1.9")));
+        assert!(errors_for(&["machines.gatway-1.address=10.0.0.1"])[0].contains("no machine `gatway-1`"));
+        assert!(errors_for(&["redis.shards=3"])[0].contains("only used in cluster mode"));
+    }
+}

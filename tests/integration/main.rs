@@ -1,0 +1,7 @@
+//! tykgen's integration tests: one test binary (see `Cargo.toml`), one module per concern.
+//!
+//! Tests that need an external tool (terraform, ansible-lint, docker-compose, redis-server, ...)
+//! find it through `tools::tool`, which skips with one line when it is missing, unless
+//! `TYKGEN_REQUIRE_TOOLS=1` (set by `.ci/run`) makes a missing tool a failure.
+
+mod tools;
