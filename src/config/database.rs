@@ -12,9 +12,10 @@
 //! - **PostgreSQL roles and database** are created by `bootstrap-primary.sql`, run with `psql`
 //!   on the primary; it reads the passwords from the environment with backquoted `printenv`
 //!   (works with every supported psql, unlike `\getenv` which needs 15+), and is idempotent.
-//! - **Mutual TLS** (PostgreSQL): `clientcert=verify-full` checks the certificate's CN against
-//!   the role, so a `pg_ident.conf` maps each machine's host name (its certificate CN) to the
-//!   role it logs in as (`map=tykgen`).
+//! - **Mutual TLS** (PostgreSQL): `clientcert=verify-ca` (a certificate signed by the CA, plus
+//!   the scram password). Not `verify-full`: it compares the certificate's CN with the role
+//!   name (`tyk`, `replicator`), which per-machine certificates (CN = host name) do not match,
+//!   and PostgreSQL rejects `map=` (a CN-to-role mapping) with `scram-sha-256`.
 //! - **MongoDB**: members authenticate each other with a key file written from the
 //!   `mongodb_keyfile` secret; the first member carries `mongo-init-replica-set.js`, run with
 //!   `mongosh` through loopback (MongoDB's localhost exception), passwords from `process.env`.
@@ -75,10 +76,7 @@ fn file(name: &str, install_path: String, contents: String, mode: FileMode) -> C
 
 fn members(t: &Topology) -> anyhow::Result<Vec<&Machine>> {
     let db = t.database.as_ref().ok_or_else(|| anyhow::anyhow!("the topology has no database"))?;
-    db.members
-        .iter()
-        .map(|n| t.machine(n).ok_or_else(|| anyhow::anyhow!("unknown database member {n}")))
-        .collect()
+    db.members.iter().map(|n| t.machine(n).ok_or_else(|| anyhow::anyhow!("unknown database member {n}"))).collect()
 }
 
 // ---------------------------------------------------------------- PostgreSQL
@@ -122,19 +120,6 @@ struct HbaCtx<'a> {
     has_host_names: bool,
     clients: Vec<HbaEntry>,
     replicas: Vec<HbaEntry>,
-}
-
-#[derive(Serialize)]
-struct IdentEntry {
-    cn: String,
-    role: &'static str,
-}
-
-#[derive(Serialize)]
-struct IdentCtx<'a> {
-    machine: &'a str,
-    profile: &'a str,
-    entries: Vec<IdentEntry>,
 }
 
 #[derive(Serialize)]
@@ -231,7 +216,7 @@ fn postgres(
             database: DATABASE,
             role: DB_USER,
             replication_role: REPLICATION_ROLE,
-            client_options: if mutual { " clientcert=verify-full map=tykgen" } else { "" },
+            client_options: if mutual { " clientcert=verify-ca" } else { "" },
             mutual,
             has_host_names: clients.iter().chain(&others).any(|c| !is_ip(c.endpoint())),
             clients: clients.iter().map(|c| entry(c)).collect(),
@@ -243,17 +228,6 @@ fn postgres(
         file("postgresql.conf", format!("{conf_dir}/postgresql.conf"), conf, FileMode::Normal),
         file("pg_hba.conf", format!("{conf_dir}/pg_hba.conf"), hba, FileMode::Normal),
     ];
-    if mutual {
-        let mut entries: Vec<IdentEntry> =
-            clients.iter().map(|c| IdentEntry { cn: c.host.clone(), role: DB_USER }).collect();
-        entries.extend(others.iter().map(|o| IdentEntry { cn: o.host.clone(), role: REPLICATION_ROLE }));
-        let ident = r.render(
-            "config/pg_ident.conf.tera",
-            &IdentCtx { machine: &m.name, profile: &profile.name, entries },
-        )?;
-        files.push(file("pg_ident.conf", format!("{conf_dir}/pg_ident.conf"), ident, FileMode::Normal));
-    }
-
     let mut secrets = Vec::new();
     match &m.replication {
         Replication::Primary => {
@@ -267,7 +241,12 @@ fn postgres(
                     database: DATABASE,
                 },
             )?;
-            files.push(file("bootstrap-primary.sql", format!("{SCRIPT_DIR}/bootstrap-primary.sql"), sql, FileMode::Normal));
+            files.push(file(
+                "bootstrap-primary.sql",
+                format!("{SCRIPT_DIR}/bootstrap-primary.sql"),
+                sql,
+                FileMode::Normal,
+            ));
             for (var, secret) in [
                 ("POSTGRES_PASSWORD", "postgres_superuser_password"),
                 ("POSTGRES_TYK_PASSWORD", "postgres_tyk_password"),
@@ -277,11 +256,9 @@ fn postgres(
             }
         }
         Replication::ReplicaOf(primary_name) => {
-            let primary = t
-                .machine(primary_name)
-                .ok_or_else(|| anyhow::anyhow!("unknown PostgreSQL primary {primary_name}"))?;
-            let mut conninfo =
-                format!("host={} port={POSTGRES_PORT} user={REPLICATION_ROLE}", primary.endpoint());
+            let primary =
+                t.machine(primary_name).ok_or_else(|| anyhow::anyhow!("unknown PostgreSQL primary {primary_name}"))?;
+            let mut conninfo = format!("host={} port={POSTGRES_PORT} user={REPLICATION_ROLE}", primary.endpoint());
             if tls {
                 let mode = if db.tls.verify { "verify-full" } else { "require" };
                 conninfo.push_str(&format!(" sslmode={mode} sslrootcert={}", tls_paths::CA));
@@ -303,7 +280,12 @@ fn postgres(
                     replication_role: REPLICATION_ROLE,
                 },
             )?;
-            files.push(file("bootstrap-replica.sh", format!("{SCRIPT_DIR}/bootstrap-replica.sh"), sh, FileMode::Executable));
+            files.push(file(
+                "bootstrap-replica.sh",
+                format!("{SCRIPT_DIR}/bootstrap-replica.sh"),
+                sh,
+                FileMode::Executable,
+            ));
             secrets.push(SecretUse::Env {
                 var: "PGPASSWORD".to_owned(),
                 secret: "postgres_replication_password".to_owned(),
@@ -426,8 +408,12 @@ fn mongodb(
             js,
             FileMode::Normal,
         ));
-        secrets.push(SecretUse::Env { var: "MONGODB_ADMIN_PASSWORD".to_owned(), secret: "mongodb_admin_password".to_owned() });
-        secrets.push(SecretUse::Env { var: "MONGODB_TYK_PASSWORD".to_owned(), secret: "mongodb_tyk_password".to_owned() });
+        secrets.push(SecretUse::Env {
+            var: "MONGODB_ADMIN_PASSWORD".to_owned(),
+            secret: "mongodb_admin_password".to_owned(),
+        });
+        secrets
+            .push(SecretUse::Env { var: "MONGODB_TYK_PASSWORD".to_owned(), secret: "mongodb_tyk_password".to_owned() });
     }
     Ok((files, secrets))
 }
@@ -435,7 +421,7 @@ fn mongodb(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::redis::tests::{assert_no_secret, bundles};
+    use crate::config::redis::tests::{assert_no_secret, bundle_of, bundles};
 
     fn files_of<'a>(b: &'a crate::config::Bundle, name: &str) -> &'a [ConfigFile] {
         &b.get(name).unwrap().files
@@ -447,7 +433,7 @@ mod tests {
 
     #[test]
     fn postgres_files_of_every_profile() {
-        for (t, b) in bundles(&[]) {
+        for (t, b) in bundles() {
             let Some(db) = &t.database else { continue };
             if db.engine != Engine::Postgres {
                 continue;
@@ -462,8 +448,10 @@ mod tests {
                 assert!(!hba.contains("gateway-"), "{member}: gateway in pg_hba: {hba}");
                 assert!(hba.contains("dashboard-1.tyk.internal") && hba.contains("pump-1.tyk.internal"), "{hba}");
                 let conf = get(files, "postgresql.conf");
-                assert!(!conf.contains("data_directory") && !conf.contains("hba_file"));
-                assert!(conf.contains("wal_level = replica\n") && conf.contains("password_encryption = 'scram-sha-256'\n"));
+                assert!(!conf.lines().any(|l| l.starts_with("data_directory") || l.starts_with("hba_file")));
+                assert!(
+                    conf.contains("wal_level = replica\n") && conf.contains("password_encryption = 'scram-sha-256'\n")
+                );
                 let tls = t.machine(member).is_some() && conf.contains("ssl = on\n");
                 for l in hba.lines().filter(|l| !l.starts_with('#') && !l.starts_with("local")) {
                     assert!(l.starts_with(if tls { "hostssl " } else { "host " }), "{l}");
@@ -476,12 +464,19 @@ mod tests {
                 } else {
                     let sh = files.iter().find(|f| f.name == "bootstrap-replica.sh").unwrap();
                     assert_eq!(sh.mode, FileMode::Executable);
-                    assert!(sh.contents.contains("host=postgres-1.tyk.internal port=5432 user=replicator"), "{}", sh.contents);
+                    assert!(
+                        sh.contents.contains("host=postgres-1.tyk.internal port=5432 user=replicator"),
+                        "{}",
+                        sh.contents
+                    );
                     assert!(sh.contents.contains("pg_basebackup -d \"$conninfo\" -D \"$datadir\" -R -X stream -C -S"));
-                    assert_eq!(b.get(member).unwrap().secrets, vec![SecretUse::Env {
-                        var: "PGPASSWORD".into(),
-                        secret: "postgres_replication_password".into()
-                    }]);
+                    assert_eq!(
+                        b.get(member).unwrap().secrets,
+                        vec![SecretUse::Env {
+                            var: "PGPASSWORD".into(),
+                            secret: "postgres_replication_password".into()
+                        }]
+                    );
                 }
             }
         }
@@ -490,7 +485,7 @@ mod tests {
     #[test]
     fn pinned_postgres_addresses() {
         let sets = ["machines.postgres-1.address=127.0.2.1", "machines.pump-1.address=2001:db8::7"];
-        let (_, b) = bundles(&sets).into_iter().find(|(t, _)| t.name == "production").unwrap();
+        let (_, b) = bundle_of("production", &sets);
         let p1 = files_of(&b, "postgres-1");
         assert!(get(p1, "postgresql.conf").contains("listen_addresses = '127.0.2.1'\n"));
         let hba = get(p1, "pg_hba.conf");
@@ -500,17 +495,17 @@ mod tests {
 
     #[test]
     fn postgres_mutual_tls_maps_certificates() {
-        let (_, b) = bundles(&["database.tls.mutual=true"]).into_iter().find(|(t, _)| t.name == "production").unwrap();
+        let (_, b) = bundle_of("production", &["database.tls.mutual=true"]);
         let p1 = files_of(&b, "postgres-1");
-        assert!(get(p1, "pg_hba.conf").contains("scram-sha-256 clientcert=verify-full map=tykgen\n"));
-        assert!(get(p1, "pg_ident.conf").contains("tykgen  pump-1.tyk.internal  tyk\n"));
+        assert!(get(p1, "pg_hba.conf").contains("scram-sha-256 clientcert=verify-ca\n"));
+        assert!(p1.iter().all(|f| f.name != "pg_ident.conf"));
         let sh = get(files_of(&b, "postgres-2"), "bootstrap-replica.sh");
         assert!(sh.contains("sslmode=verify-full sslrootcert=/etc/tykgen/tls/ca.crt sslcert="), "{sh}");
     }
 
     #[test]
     fn mongodb_members() {
-        let (t, b) = bundles(&[]).into_iter().find(|(t, _)| t.name == "production-mongo").unwrap();
+        let (t, b) = bundle_of("production-mongo", &[]);
         let db = t.database.as_ref().unwrap();
         for (i, member) in db.members.iter().enumerate() {
             let mc = b.get(member).unwrap();
@@ -533,7 +528,9 @@ mod tests {
                 assert!(init.contents.contains(
                     "const members = [\"mongodb-1.tyk.internal:27017\",\"mongodb-2.tyk.internal:27017\",\"mongodb-3.tyk.internal:27017\"];"
                 ), "{}", init.contents);
-                assert!(init.contents.contains("process.env.MONGODB_TYK_PASSWORD") && init.contents.contains("rs.status()"));
+                assert!(
+                    init.contents.contains("process.env.MONGODB_TYK_PASSWORD") && init.contents.contains("rs.status()")
+                );
             }
         }
     }

@@ -335,23 +335,23 @@ pub(super) mod tests {
     use crate::profile::{Input, builtins, load};
     use crate::topology::build;
 
-    /// Every built-in profile's bundle, with `sets` applied.
-    pub(crate) fn bundles(sets: &[&str]) -> Vec<(Topology, crate::config::Bundle)> {
+    /// The bundle of built-in profile `name` with `sets` applied.
+    pub(crate) fn bundle_of(name: &str, sets: &[&str]) -> (Topology, crate::config::Bundle) {
         let r = Renderer::new(None).unwrap();
-        builtins()
-            .into_iter()
-            .map(|(name, _)| {
-                let input = Input {
-                    profile: Some(name.clone()),
-                    sets: sets.iter().map(|s| (*s).to_owned()).collect(),
-                    ..Input::default()
-                };
-                let loaded = load(&input).unwrap_or_else(|e| panic!("{name}: {e:?}"));
-                let t = build(&loaded.profile);
-                let b = crate::config::bundle(&loaded.profile, &t, &r).unwrap_or_else(|e| panic!("{name}: {e:#}"));
-                (t, b)
-            })
-            .collect()
+        let input = Input {
+            profile: Some(name.to_owned()),
+            sets: sets.iter().map(|s| (*s).to_owned()).collect(),
+            ..Input::default()
+        };
+        let loaded = load(&input).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        let t = build(&loaded.profile);
+        let b = crate::config::bundle(&loaded.profile, &t, &r).unwrap_or_else(|e| panic!("{name}: {e:#}"));
+        (t, b)
+    }
+
+    /// Every built-in profile's bundle.
+    pub(crate) fn bundles() -> Vec<(Topology, crate::config::Bundle)> {
+        builtins().into_iter().map(|(name, _)| bundle_of(&name, &[])).collect()
     }
 
     fn file<'a>(mc: &'a MachineConfig, name: &str) -> &'a str {
@@ -378,7 +378,7 @@ pub(super) mod tests {
 
     #[test]
     fn every_redis_file_is_right_for_its_role() {
-        for (t, b) in bundles(&[]) {
+        for (t, b) in bundles() {
             for dep in &t.redis {
                 let tls = dep.settings.tls.enabled;
                 for n in &dep.nodes {
@@ -444,7 +444,7 @@ pub(super) mod tests {
             "machines.redis-2.address=127.0.1.2",
             "machines.sentinel-1.address=127.0.1.5",
         ];
-        let (t, b) = bundles(&sets).into_iter().find(|(t, _)| t.name == "production").unwrap();
+        let (t, b) = bundle_of("production", &sets);
         let r2 = file(b.get("redis-2").unwrap(), "redis.conf");
         assert!(r2.contains("bind \"127.0.1.2\"\n") && r2.contains("replicaof \"127.0.1.1\" 6379\n"), "{r2}");
         assert!(r2.contains("replica-announce-ip \"127.0.1.2\"\n"), "{r2}");
@@ -458,7 +458,7 @@ pub(super) mod tests {
 
     #[test]
     fn cluster_announces_host_names_on_redis_7() {
-        let (_, b) = bundles(&[]).into_iter().find(|(t, _)| t.name == "redis-cluster").unwrap();
+        let (_, b) = bundle_of("redis-cluster", &[]);
         let c = file(b.get("redis-1").unwrap(), "redis.conf");
         assert!(
             c.contains(
@@ -466,7 +466,7 @@ pub(super) mod tests {
             ),
             "{c}"
         );
-        let (_, b) = bundles(&["redis.version=6.2"]).into_iter().find(|(t, _)| t.name == "redis-cluster").unwrap();
+        let (_, b) = bundle_of("redis-cluster", &["redis.version=6.2"]);
         let c = file(b.get("redis-1").unwrap(), "redis.conf");
         assert!(!c.contains("cluster-announce-hostname"), "{c}");
     }
@@ -480,7 +480,7 @@ pub(super) mod tests {
             ("none", vec!["save \"\"", "appendonly no"], vec!["appendonly yes", "save 60"]),
         ] {
             let set = format!("redis.persistence={mode}");
-            let (_, b) = bundles(&[&set]).into_iter().find(|(t, _)| t.name == "lab").unwrap();
+            let (_, b) = bundle_of("lab", &[&set]);
             let c = file(b.get("redis-1").unwrap(), "redis.conf");
             let ls = lines(c);
             for w in want {
@@ -501,8 +501,8 @@ pub(super) mod tests {
 
     #[test]
     fn rendering_is_deterministic() {
-        let a = bundles(&[]);
-        let b = bundles(&[]);
+        let a = bundles();
+        let b = bundles();
         for ((_, x), (_, y)) in a.iter().zip(&b) {
             assert_eq!(x, y);
         }

@@ -9,6 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::database::{DATABASE, DB_USER as DATABASE_USER};
 use super::{ConfigFile, tls_paths};
 use crate::output::FileMode;
 use crate::profile::{Engine, Profile, RedisMode};
@@ -17,10 +18,6 @@ use crate::topology::{
     Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
 
-/// The database the Dashboard and Pump share, and the role they log in as.
-pub(crate) const DATABASE: &str = "tyk_analytics";
-/// The database role / user of the Dashboard and Pump.
-pub(crate) const DATABASE_USER: &str = "tyk";
 
 /// Files and secrets of a Gateway, Dashboard or Pump machine.
 pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<(Vec<ConfigFile>, Vec<SecretUse>)> {
@@ -544,7 +541,8 @@ pub(crate) fn mongo_url(t: &Topology, credentials: &str) -> String {
     let Some(db) = &t.database else { return String::new() };
     let hosts: Vec<String> = db.members.iter().map(|n| t.addr(n, MONGODB_PORT)).collect();
     let rs = db.replica_set.as_deref().unwrap_or("tyk");
-    format!("mongodb://{credentials}{}/{DATABASE}?replicaSet={rs}&authSource=admin", hosts.join(","))
+    // The `tyk` user lives in the `tyk_analytics` database, the URL's default authSource.
+    format!("mongodb://{credentials}{}/{DATABASE}?replicaSet={rs}", hosts.join(","))
 }
 
 fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
