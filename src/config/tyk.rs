@@ -18,7 +18,6 @@ use crate::topology::{
     Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
 
-
 /// Files and secrets of a Gateway, Dashboard or Pump machine.
 pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<(Vec<ConfigFile>, Vec<SecretUse>)> {
     let (name, install_path, value, extra, secrets) = match m.role {
