@@ -132,7 +132,13 @@ impl Diagnostic {
             }
         }
         if let Some(help) = &self.help {
-            let _ = writeln!(out, "  = help: {help}");
+            // Align `=` under the snippet's `|`, as compilers do.
+            let pad = self.loc.as_ref().map_or(0, |l| l.line.to_string().len());
+            let pad = " ".repeat(pad);
+            for (i, line) in help.lines().enumerate() {
+                let lead = if i == 0 { "= help: " } else { "" };
+                let _ = writeln!(out, "{pad} {lead}{line}");
+            }
         }
         out
     }
@@ -156,7 +162,7 @@ impl Diagnostics {
         let errors = self.0.iter().filter(|d| d.severity == Severity::Error).count();
         if errors > 0 {
             let s = if errors == 1 { "" } else { "s" };
-            let _ = writeln!(out, "{errors} error{s} in the profile; nothing was written");
+            let _ = writeln!(out, "{errors} error{s}; nothing was written");
         }
         out
     }

@@ -268,19 +268,14 @@ impl<'s> Walker<'s> {
         if let (Some(pattern), Json::String(s)) = (schema.get("pattern").and_then(Json::as_str), value) {
             let re = self.regexes.entry(pattern.to_owned()).or_insert_with(|| Regex::new(pattern).ok()).clone();
             if re.is_some_and(|re| !re.is_match(s)) {
-                let what = schema.get("description").and_then(Json::as_str).map_or_else(
-                    || format!("match `{pattern}`"),
-                    |d| format!("be {}", lower_first(d.trim_end_matches('.'))),
-                );
+                let what = schema
+                    .get("x-expected")
+                    .and_then(Json::as_str)
+                    .map_or_else(|| format!("match `{pattern}`"), |e| format!("be {e}"));
                 self.error(&node.loc, format!("{} must {what}, found {}", shown(path), node.describe()), None);
             }
         }
     }
-}
-
-fn lower_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map_or_else(String::new, |f| f.to_lowercase().collect::<String>() + c.as_str())
 }
 
 fn plain_text(node: &Node) -> String {
@@ -303,11 +298,7 @@ fn expected_types(types: &[&str], schema: &Json) -> String {
             "boolean" => "`true` or `false`".to_owned(),
             "object" => "a mapping".to_owned(),
             "array" => "a list".to_owned(),
-            "string" => schema
-                .get("description")
-                .and_then(Json::as_str)
-                .filter(|_| schema.get("pattern").is_some())
-                .map_or_else(|| "a string".to_owned(), |d| lower_first(d.trim_end_matches('.'))),
+            "string" => schema.get("x-expected").and_then(Json::as_str).unwrap_or("a string").to_owned(),
             other => other.to_owned(),
         })
         .collect();

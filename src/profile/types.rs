@@ -17,14 +17,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// Names the output folder: lower-case letters, digits and `-`.
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"))]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$"), extend("x-expected" = "1 to 40 lower-case letters, digits and `-`, not starting or ending with `-`"))]
     pub name: String,
     /// One line on what this profile is for.
     #[serde(default)]
     pub description: String,
     /// DNS domain of the machines' host names (`<machine>.<domain>`).
     #[serde(default = "default_domain")]
-    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"))]
+    #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"), extend("x-expected" = "a lower-case DNS domain with at least two labels, like `tyk.internal`"))]
     pub domain: String,
     /// Versions of the Tyk components.
     pub tyk: TykVersions,
@@ -177,7 +177,7 @@ pub struct Redis {
     pub sentinels: Option<u32>,
     /// Sentinel mode: the name the Sentinels monitor the primary under.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"), extend("x-expected" = "a name of letters, digits, `.`, `_` and `-` (at most 64)"))]
     pub master_name: Option<String>,
     /// Cluster mode: number of primaries (default 3).
     #[serde(default)]
@@ -315,7 +315,7 @@ pub struct Database {
     pub replicas: u32,
     /// MongoDB: the replica set's name.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"), extend("x-expected" = "a name of letters, digits, `_` and `-` (at most 64)"))]
     pub replica_set: Option<String>,
     /// TLS between clients and the database, and for replication.
     #[serde(default)]
@@ -392,7 +392,7 @@ pub struct Capping {
 pub struct MachineSettings {
     /// Pinned address (IP or DNS name). Configuration refers to the machine by it.
     #[serde(default)]
-    #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$"))]
+    #[schemars(regex(pattern = r"^[A-Za-z0-9]([A-Za-z0-9.:-]*[A-Za-z0-9])?$"), extend("x-expected" = "an IP address or a DNS name"))]
     pub address: Option<String>,
 }
 
@@ -432,7 +432,7 @@ pub struct Targets {
 pub struct TerraformOptions {
     /// AWS region the default of the `region` variable names.
     #[serde(default = "default_region")]
-    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"))]
+    #[schemars(regex(pattern = r"^[a-z]{2}(-[a-z]+)+-[0-9]$"), extend("x-expected" = "an AWS region like `eu-west-1`"))]
     pub region: String,
 }
 
@@ -468,7 +468,7 @@ impl Default for AnsibleOptions {
 pub struct ComposeOptions {
     /// Host address the published ports bind to.
     #[serde(default = "default_bind")]
-    #[schemars(regex(pattern = r"^[0-9.]+$|^\[[0-9a-fA-F:]+\]$"))]
+    #[schemars(regex(pattern = r"^[0-9.]+$|^\[[0-9a-fA-F:]+\]$"), extend("x-expected" = "an IPv4 address or a bracketed IPv6 address"))]
     pub bind_address: String,
 }
 
@@ -603,7 +603,8 @@ impl JsonSchema for Version {
         json_schema!({
             "type": "string",
             "pattern": VERSION_PATTERN,
-            "description": "A dotted version in quotes, e.g. \"5.8.2\", \"7.2\" or \"16\"."
+            "description": "A dotted version in quotes, e.g. \"5.8.2\", \"7.2\" or \"16\".",
+            "x-expected": "a version like \"5.8.2\", \"7.2\" or \"16\""
         })
     }
 }
@@ -657,7 +658,8 @@ impl JsonSchema for Duration {
             "type": ["integer", "string"],
             "minimum": 0,
             "pattern": DURATION_PATTERN,
-            "description": "Seconds, or a string like \"60s\", \"5m\", \"1h\", \"1d\"."
+            "description": "Seconds, or a string like \"60s\", \"5m\", \"1h\", \"1d\".",
+            "x-expected": "a number of seconds or a duration like \"60s\", \"5m\", \"1h\", \"1d\""
         })
     }
 }
@@ -716,7 +718,8 @@ impl JsonSchema for ByteSize {
             "type": ["integer", "string"],
             "minimum": 1,
             "pattern": BYTESIZE_PATTERN,
-            "description": "Bytes, or a string like \"5GiB\", \"500MiB\", \"2GB\"."
+            "description": "Bytes, or a string like \"5GiB\", \"500MiB\", \"2GB\".",
+            "x-expected": "a number of bytes or a size like \"5GiB\", \"500MiB\", \"2GB\""
         })
     }
 }

@@ -245,11 +245,9 @@ pub fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if !digits.is_empty()
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && let Ok(i) = text.parse::<i64>()
-    {
-        return Value::Int(i);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        // Beyond i64 it is still a number, just one that no field can hold.
+        return text.parse::<i64>().map_or_else(|_| Value::Float(f64::MAX, text.to_owned()), Value::Int);
     }
     if let Some(hex) = text.strip_prefix("0x")
         && let Ok(i) = i64::from_str_radix(hex, 16)

@@ -4,4 +4,11 @@
 //! find it through `tools::tool`, which skips with one line when it is missing, unless
 //! `TYKGEN_REQUIRE_TOOLS=1` (set by `.ci/run`) makes a missing tool a failure.
 
+mod cli;
+mod common;
+mod determinism;
+mod errors;
+mod hostile;
+mod key_tables;
 mod tools;
+mod tyk_schema;

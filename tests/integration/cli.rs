@@ -1,0 +1,109 @@
+//! The command line: `profiles`, `schema`, `init`, `completions`, `render --diff`, `--help`.
+
+use crate::common::{builtins, render_all, tree, tree_diff, tykgen};
+use crate::tools::repo_root;
+
+const BUILTINS: [&str; 5] = ["lab", "oss", "production", "production-mongo", "redis-cluster"];
+
+#[test]
+fn profiles_lists_the_five_builtins_with_a_description() {
+    let out = tykgen().arg("profiles").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let names = builtins();
+    for name in BUILTINS {
+        assert!(names.iter().any(|n| n == name), "`tykgen profiles` does not list {name}:\n{text}");
+    }
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        assert!(parts.next().is_some() && parts.next().is_some(), "a line without a description: {line:?}");
+    }
+}
+
+fn schema() -> serde_json::Value {
+    let out = tykgen().arg("schema").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("`tykgen schema` prints JSON")
+}
+
+#[test]
+fn schema_is_strict_draft07_and_accepts_every_builtin() {
+    let schema = schema();
+    assert_eq!(schema["$schema"], "http://json-schema.org/draft-07/schema#");
+    assert_eq!(schema["additionalProperties"], false, "the root must reject unknown keys");
+    let validator = jsonschema::draft7::new(&schema).expect("a valid draft-07 schema");
+    for name in BUILTINS {
+        let path = repo_root().join("profiles").join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: serde_json::Value = serde_saphyr::from_str(&text).expect("a built-in profile is YAML");
+        let errors: Vec<String> =
+            validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{name}.yaml does not fit `tykgen schema`:\n{}", errors.join("\n"));
+    }
+    // And it does reject what the loader rejects.
+    let bad: serde_json::Value = serde_json::json!({"name": "x", "tyk": {"version": "5.8.2", "pump_version": "1.12.0"},
+        "redis": {"version": "7.2"}, "gatway": {}});
+    assert!(!validator.is_valid(&bad), "the schema accepts an unknown top-level key");
+}
+
+#[test]
+fn init_writes_a_profile_that_renders_and_never_overwrites() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("x.yaml");
+    tykgen().args(["init", "--from", "production"]).arg(&path).assert().success();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.lines().any(|l| l.trim_start().starts_with('#')), "the new profile should be commented");
+    assert!(text.contains("\nname: x\n"), "the new profile should be named after its file:\n{text}");
+
+    let out = tmp.path().join("out");
+    render_all(path.to_str().unwrap(), &out, &[]);
+    assert!(out.join("x").is_dir(), "rendered into {:?}", tree(&out).keys().collect::<Vec<_>>());
+
+    std::fs::write(&path, "# mine\n").unwrap();
+    let result = tykgen().args(["init", "--from", "production"]).arg(&path).output().unwrap();
+    assert_eq!(result.status.code(), Some(1), "init over an existing file must fail");
+    assert!(String::from_utf8_lossy(&result.stderr).starts_with("error"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n", "init overwrote a file");
+
+    let result = tykgen().args(["init", "--from", "producton"]).arg(tmp.path().join("y.yaml")).output().unwrap();
+    assert_eq!(result.status.code(), Some(1));
+    assert!(!tmp.path().join("y.yaml").exists());
+}
+
+#[test]
+fn completions_print_a_script() {
+    let out = tykgen().args(["completions", "bash"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("complete") && text.contains("tykgen") && text.contains("render"), "{text}");
+}
+
+#[test]
+fn diff_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tykgen().args(["render", "lab", "-t", "all", "--diff", "-o"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(tree(tmp.path()).is_empty(), "--diff wrote into an empty folder: {:?}", tree(tmp.path()).keys());
+    assert!(!out.stdout.is_empty(), "--diff against nothing should say what would be written");
+
+    render_all("lab", tmp.path(), &[]);
+    let conf = tmp.path().join("lab/config/gateway-1/tyk.conf");
+    std::fs::write(&conf, "{}\n").unwrap();
+    let before = tree(tmp.path());
+    let out = tykgen().args(["render", "lab", "-t", "all", "--diff", "-o"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("listen_port"), "--diff should show the change");
+    assert_eq!(tree_diff(&before, &tree(tmp.path())), None, "--diff wrote files");
+}
+
+#[test]
+fn every_subcommand_help_has_an_example() {
+    for sub in ["render", "profiles", "init", "schema", "completions"] {
+        let out = tykgen().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{sub} --help failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Example"), "`tykgen {sub} --help` has no example:\n{text}");
+    }
+    let out = tykgen().arg("--help").output().unwrap();
+    assert!(out.status.success());
+}
