@@ -27,6 +27,13 @@ pub enum Command {
     ///
     /// Example: `tykgen render production -t config --set gateway.nodes=3`
     Render(RenderArgs),
+    /// Check a profile against Tyk's production guidance and compatibility matrix.
+    ///
+    /// Every finding has a stable rule id (see `docs/check-rules.md`), the profile location it is
+    /// about and the guidance it comes from. Exits 1 on errors; with `--strict`, on warnings too.
+    ///
+    /// Example: `tykgen check production --strict --format sarif > tykgen.sarif`
+    Check(CheckArgs),
     /// List the built-in profiles, one line each.
     ///
     /// Example: `tykgen profiles`
@@ -89,6 +96,31 @@ pub struct RenderArgs {
     /// Print the template context as JSON instead of rendering (to compare template engines).
     #[arg(long, hide = true)]
     pub dump_context: bool,
+}
+
+/// `tykgen check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The profile.
+    #[command(flatten)]
+    pub input: ProfileArgs,
+    /// Output format: `human` (with source lines), `json` for CI, `sarif` for code-review tools.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+    /// Fail (exit 1) on warnings as well as errors.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Output format of `tykgen check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    /// Findings with their source lines, help and guidance, then a summary.
+    Human,
+    /// One JSON document (schema: `tests/fixtures/schemas/tykgen-check.schema.json`).
+    Json,
+    /// SARIF 2.1.0, for code-review tools.
+    Sarif,
 }
 
 /// `tykgen init`.

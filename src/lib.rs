@@ -4,6 +4,7 @@
 //! `topology::build` -> `config::bundle` -> `targets::render` -> `output::write`. Nothing reads
 //! the disk after `profile` and before `output`; nothing but `output` writes.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod diagnostic;
@@ -41,6 +42,7 @@ pub struct Rendered {
 pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
     let loaded = profile::load(input)?;
     validate::validate(&loaded)?;
+    check::gate(&loaded)?;
     let renderer = render::Renderer::new(templates)?;
     let topology = topology::build(&loaded.profile);
     let bundle = config::bundle(&loaded.profile, &topology, &renderer)?;
@@ -76,6 +78,7 @@ pub fn context_json(input: &profile::Input, templates: Option<&Path>) -> anyhow:
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render_command(&args),
+        Command::Check(args) => check::command(&args),
         Command::Profiles => {
             let list = profile::builtins();
             let width = list.iter().map(|(n, _)| n.len()).max().unwrap_or(0);

@@ -1,0 +1,182 @@
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use super::*;
+use crate::profile::{Input, load};
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check")
+}
+
+fn ids(report: &Report, severity: Severity) -> BTreeSet<&'static str> {
+    report.findings.iter().filter(|f| f.severity == severity).map(|f| f.rule.id).collect()
+}
+
+fn builtin(name: &str, sets: &[&str]) -> Report {
+    let input =
+        Input { profile: Some(name.into()), sets: sets.iter().map(|s| (*s).to_owned()).collect(), ..Input::default() };
+    Report::of(&input, true)
+}
+
+fn fixture(rule_id: &str) -> Report {
+    let dir = fixtures();
+    let mut input = Input { profile: Some(dir.join("clean.yaml").display().to_string()), ..Input::default() };
+    if rule_id != "clean" {
+        input.overlays.push(dir.join(format!("{rule_id}.yaml")));
+    }
+    Report::of(&input, true)
+}
+
+#[test]
+fn rule_ids_are_unique_well_formed_and_documented() {
+    let doc = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/check-rules.md")).unwrap();
+    let mut seen = BTreeSet::new();
+    for r in RULES {
+        assert!(seen.insert(r.id), "duplicate {}", r.id);
+        assert!(r.id.starts_with("TYK-") && r.id.bytes().all(|b| b.is_ascii_uppercase() || b == b'-'), "{}", r.id);
+        assert!(doc.contains(&format!("`{}`", r.id)), "{} is missing from docs/check-rules.md", r.id);
+        assert!(!r.source.is_empty() && !r.title.is_empty());
+    }
+}
+
+#[test]
+fn the_clean_fixture_has_no_finding() {
+    let r = fixture("clean");
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    assert!(r.passed());
+}
+
+#[test]
+fn each_fixture_triggers_exactly_its_rule() {
+    for rule in RULES {
+        let report = fixture(rule.id);
+        let got: BTreeSet<&str> = report.findings.iter().map(|f| f.rule.id).collect();
+        assert_eq!(got, BTreeSet::from([rule.id]), "fixture {}: {:#?}", rule.id, report.findings);
+        let f = &report.findings[0];
+        if rule.id != "TYK-PROFILE" {
+            assert_eq!(f.severity, rule.severity, "{}", rule.id);
+            let loc = f.loc.as_ref().expect("located");
+            assert!(loc.source.name.ends_with(&format!("{}.yaml", rule.id)), "{} at {}", rule.id, loc.position());
+        }
+    }
+}
+
+#[test]
+fn production_builtins_pass_strict() {
+    for name in ["production", "production-mongo", "redis-cluster"] {
+        let r = builtin(name, &[]);
+        let bad: Vec<_> = r.findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
+        // `production` and `production-mongo` size their pools at Tyk's advice (4000 active) for 2
+        // Gateways, a Dashboard and a Pump = 16000 connections, above the default `maxclients`
+        // 10000: the one finding their profiles must still fix (reported to the profiles' owner).
+        let allowed: BTreeSet<&str> =
+            if name == "redis-cluster" { BTreeSet::new() } else { BTreeSet::from(["TYK-CAP-MAXCLIENTS"]) };
+        let got: BTreeSet<&str> = bad.iter().map(|f| f.rule.id).collect();
+        assert!(got.is_subset(&allowed), "{name}: {bad:#?}");
+        let fixed = builtin(name, &["redis.maxclients=20000"]);
+        assert!(fixed.passed(), "{name} with maxclients 20000: {:#?}", fixed.findings);
+    }
+    assert_eq!(ids(&builtin("production-mongo", &[]), Severity::Note), BTreeSet::from(["TYK-DATA-MONGO-CAP-NEW"]));
+}
+
+#[test]
+fn lab_and_oss_show_only_lab_warnings() {
+    let lab = builtin("lab", &[]);
+    assert!(ids(&lab, Severity::Error).is_empty());
+    assert_eq!(
+        ids(&lab, Severity::Warning),
+        BTreeSet::from([
+            "TYK-AVAIL-DB-REPLICAS",
+            "TYK-AVAIL-GATEWAYS",
+            "TYK-DATA-DETAILED",
+            "TYK-SEC-DB-TLS",
+            "TYK-SEC-REDIS-TLS",
+        ])
+    );
+    assert_eq!(ids(&lab, Severity::Note), BTreeSet::from(["TYK-AVAIL-REDIS-FAILOVER"]));
+    let oss = builtin("oss", &[]);
+    assert!(oss.findings.is_empty(), "{:#?}", oss.findings);
+}
+
+#[test]
+fn production_claim_comes_from_name_or_description() {
+    let mut p = load(&Input { profile: Some("lab".into()), ..Input::default() }).unwrap().profile;
+    assert!(!rules::claims_production(&p));
+    p.description = "Our PROD stack".into();
+    assert!(rules::claims_production(&p));
+    p.description = "a non-production lab".into();
+    assert!(!rules::claims_production(&p));
+    p.name = "eu-production".into();
+    assert!(rules::claims_production(&p));
+    p.name = "products".into();
+    assert!(!rules::claims_production(&p));
+}
+
+#[test]
+fn compatibility_matrix_examples() {
+    // The example: Tyk 5.2 and earlier support only Redis 6.0 and 6.2.
+    let r = builtin("lab", &["tyk.version=5.2.0", "database.version=15"]);
+    assert_eq!(ids(&r, Severity::Error), BTreeSet::from(["TYK-COMPAT-REDIS"]));
+    assert!(
+        r.findings[0].message.contains("Tyk 5.2.0 supports Redis 6.0 to 6.2, not 7.2"),
+        "{}",
+        r.findings[0].message
+    );
+    assert!(
+        ids(&builtin("lab", &["tyk.version=5.2.0", "redis.version=6.0", "database.version=15"]), Severity::Error)
+            .is_empty()
+    );
+    // Redis 8 from Tyk 5.9, but Pump 1.12.0 reads the main Redis and supports it from 1.12.1 only.
+    let r = builtin("lab", &["tyk.version=5.9.0", "redis.version=8.0"]);
+    assert_eq!(ids(&r, Severity::Error), BTreeSet::from(["TYK-COMPAT-REDIS"]));
+    assert!(r.findings[0].message.starts_with("Pump 1.12.0 supports Redis"), "{}", r.findings[0].message);
+    assert!(
+        ids(&builtin("lab", &["tyk.version=5.9.0", "redis.version=8.0", "tyk.pump_version=1.12.1"]), Severity::Error)
+            .is_empty()
+    );
+    // PostgreSQL 17 from Tyk 5.3.11, not in 5.4 to 5.7.
+    assert!(ids(&builtin("lab", &["tyk.version=5.3.11", "database.version=17"]), Severity::Error).is_empty());
+    assert_eq!(
+        ids(&builtin("lab", &["tyk.version=5.5.0", "database.version=17"]), Severity::Error),
+        BTreeSet::from(["TYK-COMPAT-POSTGRES"])
+    );
+}
+
+#[test]
+fn capacity_counts_the_machines_that_use_each_redis() {
+    // redis-cluster: the Pump reads the analytics Redis, not the main one.
+    let r = builtin("redis-cluster", &["redis.maxclients=15999"]);
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-CAP-MAXCLIENTS").expect("finding");
+    assert!(f.message.contains("16000 connections (3 gateways × 4000 + 1 dashboard × 4000)"), "{}", f.message);
+    assert_eq!(f.path, "redis.maxclients");
+    let r = builtin("redis-cluster", &["analytics_redis.maxclients=7999"]);
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-CAP-MAXCLIENTS").expect("finding");
+    assert!(f.message.contains("(3 gateways × 2000 + 1 pump × 2000)"), "{}", f.message);
+}
+
+#[test]
+fn render_stops_on_errors_only() {
+    let input = |sets: &[&str]| Input {
+        profile: Some("lab".into()),
+        sets: sets.iter().map(|s| (*s).to_owned()).collect(),
+        ..Input::default()
+    };
+    let loaded = load(&input(&[])).unwrap();
+    assert!(gate(&loaded).is_ok(), "warnings do not stop render");
+    let loaded = load(&input(&["redis.version=6.0"])).unwrap();
+    let err = gate(&loaded).unwrap_err();
+    assert!(err.has_errors());
+    let text = err.render(false);
+    assert!(text.contains("error[TYK-COMPAT-REDIS]"), "{text}");
+    assert!(text.contains("= source: tyk-reference.md §3"), "{text}");
+    assert!(text.contains("warning[TYK-AVAIL-GATEWAYS]"), "{text}");
+}
+
+#[test]
+fn placement_compares_addresses_canonically() {
+    let r =
+        builtin("production", &["machines.gateway-1.address=2001:db8::1", "machines.postgres-1.address=2001:DB8:0::1"]);
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-PLACE-GATEWAY-DATA").expect("finding");
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.path, "machines.postgres-1.address");
+}
