@@ -34,6 +34,13 @@ pub enum Command {
     ///
     /// Example: `tykgen check production --strict --format sarif > tykgen.sarif`
     Check(CheckArgs),
+    /// Write the compose lab's `.env` (random secrets) and, with TLS, a lab CA and certificates.
+    ///
+    /// Into `OUT/<profile>/compose/`: `.env` (mode 0600) and `tls/` (keys 0600). Existing files
+    /// are never overwritten. Not part of `render`: these are secrets, never committed.
+    ///
+    /// Example: `tykgen lab-secrets production`
+    LabSecrets(LabSecretsArgs),
     /// List the built-in profiles, one line each.
     ///
     /// Example: `tykgen profiles`
@@ -121,6 +128,17 @@ pub enum CheckFormat {
     Json,
     /// SARIF 2.1.0, for code-review tools.
     Sarif,
+}
+
+/// `tykgen lab-secrets`.
+#[derive(Debug, Args)]
+pub struct LabSecretsArgs {
+    /// The profile.
+    #[command(flatten)]
+    pub input: ProfileArgs,
+    /// The output folder; files go into `OUT/<profile>/compose/`.
+    #[arg(short, long, value_name = "OUT", default_value = "out")]
+    pub out: PathBuf,
 }
 
 /// `tykgen init`.

@@ -78,6 +78,7 @@ pub fn context_json(input: &profile::Input, templates: Option<&Path>) -> anyhow:
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Render(args) => render_command(&args),
+        Command::LabSecrets(args) => targets::compose::lab::command(&input_of(&args.input), &args.out, None),
         Command::Check(args) => check::command(&args),
         Command::Profiles => {
             let list = profile::builtins();

@@ -3,6 +3,7 @@
 //! A target is a pure function from the rendering `Context` to a `FileSet`; only `output`
 //! writes. Each target renders into its own folder `out/<profile>/<target>/`.
 
+pub mod compose;
 mod config;
 
 use clap::ValueEnum;
@@ -19,6 +20,8 @@ use crate::topology::Topology;
 pub enum Target {
     /// The per-machine configuration bundle (`out/<profile>/config/`).
     Config,
+    /// The docker-compose lab (`out/<profile>/compose/`).
+    Compose,
     /// Every target above.
     All,
 }
@@ -28,7 +31,7 @@ impl Target {
     #[must_use]
     pub fn expand(self) -> Vec<Target> {
         match self {
-            Self::All => vec![Self::Config],
+            Self::All => vec![Self::Config, Self::Compose],
             t => vec![t],
         }
     }
@@ -38,6 +41,7 @@ impl Target {
     pub fn dir(self) -> &'static str {
         match self {
             Self::Config | Self::All => "config",
+            Self::Compose => "compose",
         }
     }
 }
@@ -63,5 +67,6 @@ pub struct Context<'a> {
 pub fn render(target: Target, ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     match target {
         Target::Config | Target::All => config::render(ctx),
+        Target::Compose => compose::render(ctx),
     }
 }

@@ -7,6 +7,7 @@
 mod check;
 mod cli;
 mod common;
+mod compose;
 mod determinism;
 mod errors;
 mod hostile;

@@ -1,0 +1,148 @@
+//! `tykgen lab-secrets`: the compose lab's `.env` with strong random values, and (when the
+//! profile uses TLS) a lab CA with one certificate per machine. Neither is part of the
+//! deterministic render: they are written next to it, never overwritten, keys and `.env` 0600.
+
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+
+use crate::topology::Topology;
+
+/// Length of a generated secret (alphanumeric: about 238 bits).
+const SECRET_LEN: usize = 40;
+const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A random alphanumeric string of `len` characters (rejection sampling, no modulo bias).
+///
+/// # Errors
+/// The operating system's random source fails.
+pub fn random_secret(len: usize) -> anyhow::Result<String> {
+    let mut out = String::with_capacity(len);
+    let mut buf = [0u8; 64];
+    while out.len() < len {
+        getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no random numbers from the OS: {e}"))?;
+        for b in buf {
+            // 62 * 4 = 248: bytes above are rejected so every character is equally likely.
+            if (b as usize) < ALPHABET.len() * 4 && out.len() < len {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `.env` text: every generated secret with a fresh value; user-supplied ones left empty.
+///
+/// # Errors
+/// The random source fails.
+pub fn env_file(t: &Topology) -> anyhow::Result<String> {
+    let mut out = format!("# .env of the compose lab of profile \"{}\", written by `tykgen lab-secrets`.\n", t.name);
+    for s in &t.secrets {
+        out.push_str(&format!("\n# {}\n", s.description));
+        let value = if s.generated { random_secret(SECRET_LEN)? } else { String::new() };
+        if !s.generated {
+            out.push_str("# Yours to supply: docker compose refuses to start until it is set.\n");
+        }
+        out.push_str(&format!("{}={value}\n", super::env_name(&s.name)));
+    }
+    Ok(out)
+}
+
+/// Writes `path` with `contents`, mode `mode`, failing if it exists.
+fn create_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        fs_err::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .with_context(|| format!("cannot create `{}` (never overwritten)", path.display()))?;
+    f.write_all(contents).with_context(|| format!("writing `{}`", path.display()))?;
+    Ok(())
+}
+
+/// Lab TLS files, relative to the compose folder: `(path, contents, mode)`.
+///
+/// # Errors
+/// Key generation or signing fails.
+pub fn tls_files(t: &Topology) -> anyhow::Result<Vec<(String, String, u32)>> {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.distinguished_name.push(DnType::CommonName, format!("tykgen lab CA ({})", t.name));
+    ca_params.key_usages =
+        vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_key = KeyPair::generate()?;
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let mut files =
+        vec![("ca.crt".to_owned(), ca_cert.pem(), 0o644), ("ca.key".to_owned(), ca_key.serialize_pem(), 0o600)];
+    let issuer = Issuer::new(ca_params, ca_key);
+    for (machine, names) in super::tls_subjects(t) {
+        let mut params = CertificateParams::new(names.clone())?;
+        params.distinguished_name.push(DnType::CommonName, names[0].clone());
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+        files.push((format!("{machine}/machine.crt"), cert_pem.clone(), 0o644));
+        files.push((format!("{machine}/machine.key"), key_pem.clone(), 0o600));
+        files.push((format!("{machine}/machine.pem"), format!("{cert_pem}{key_pem}"), 0o600));
+    }
+    Ok(files)
+}
+
+/// `tykgen lab-secrets`: writes `.env` and, with TLS, `tls/` into `dir` (the compose folder).
+///
+/// # Errors
+/// A file cannot be written.
+pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let env = dir.join(".env");
+    if env.exists() {
+        notes.push(format!("kept {} (never overwritten)", env.display()));
+    } else {
+        create_new(&env, env_file(t)?.as_bytes(), 0o600)?;
+        notes.push(format!("wrote {} (mode 0600)", env.display()));
+        if t.secrets.iter().any(|s| !s.generated) {
+            notes.push("set DASHBOARD_LICENSE in .env to your Tyk Dashboard licence key".to_owned());
+        }
+    }
+    if tls {
+        let tls_dir = dir.join("tls");
+        if tls_dir.join("ca.crt").exists() {
+            notes.push(format!("kept {} (remove it to create new lab certificates)", tls_dir.display()));
+        } else {
+            for (rel, contents, mode) in tls_files(t)? {
+                create_new(&tls_dir.join(rel), contents.as_bytes(), mode)?;
+            }
+            notes.push(format!("wrote the lab CA and one certificate per machine into {}", tls_dir.display()));
+        }
+    }
+    Ok(notes)
+}
+
+/// Runs `tykgen lab-secrets` for a profile, into `OUT/<profile>/compose/`.
+///
+/// # Errors
+/// A bad profile, or a file that cannot be written.
+pub fn command(input: &crate::profile::Input, out: &Path, templates: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let rendered = crate::render_profile(input, crate::targets::Target::Config, templates)?;
+    let loaded = crate::profile::load(input)?;
+    let topology = crate::topology::build(&loaded.profile);
+    let renderer = crate::render::Renderer::new(templates)?;
+    let bundle = crate::config::bundle(&loaded.profile, &topology, &renderer)?;
+    let ctx = super::Context { profile: &loaded.profile, topology: &topology, bundle: &bundle, renderer: &renderer };
+    let dir: PathBuf = out.join(&rendered.name).join(crate::targets::Target::Compose.dir());
+    for note in write(&topology, super::tls_in_use(&ctx), &dir)? {
+        eprintln!("{note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

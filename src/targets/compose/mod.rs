@@ -1,0 +1,849 @@
+//! The `compose` target: a docker-compose lab with one container per machine of the topology.
+//!
+//! `out/<profile>/compose/`: `compose.yaml`, `config/<machine>/<file>` (byte for byte the core
+//! bundle's files, mounted read-only), `haproxy/haproxy.cfg` (with a load balancer),
+//! `.env.example` and a README. Decisions:
+//!
+//! - **Services:** one per machine (`hostname` = the machine's host name, which is also a network
+//!   alias so the bundle's host names resolve), plus one-shot services: `tykgen-init` (copies a
+//!   static busybox for the healthchecks of the shell-less Tyk and HAProxy images, and the lab TLS
+//!   material into one volume per machine, owned by the image's user), `<store>redis-cluster-init`
+//!   (creates a Redis Cluster) and `mongodb-init` (initiates the replica set). PostgreSQL replicas
+//!   bootstrap themselves with the bundle's `bootstrap-replica.sh` on first start.
+//! - **Networks:** one per *server group* that some link points to (`gateway`, `dashboard`, each
+//!   Redis deployment, the database). A service is on its own group's network when something links
+//!   to it, and on the network of every group it links to; nothing else ([`service_networks`]).
+//! - **Images:** pinned to exact tags ([`images`]); never `latest`.
+//! - **Secrets:** every value is `${NAME:?description}` interpolated from `.env` into
+//!   `environment:`; secret *files* (Redis includes, the MongoDB key file) are written at container
+//!   start from those variables by a small shell entrypoint. No secret is in any rendered file.
+
+pub mod images;
+pub mod lab;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+use super::Context;
+use crate::config::tls_paths;
+use crate::output::{FileMode, FileSet};
+use crate::profile::{Engine, RedisMode};
+use crate::topology::{
+    DASHBOARD_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, Peer, REDIS_PORT,
+    Replication, Role, SENTINEL_PORT, SecretUse, Store, Topology,
+};
+
+/// The one-shot service that prepares the tools and TLS volumes.
+pub const INIT_SERVICE: &str = "tykgen-init";
+/// The load-balancer service.
+pub const LB_SERVICE: &str = "load-balancer";
+/// The MongoDB replica-set initiation service.
+pub const MONGO_INIT_SERVICE: &str = "mongodb-init";
+/// Where the static busybox is mounted in services whose image has no shell or HTTP client.
+const TOOLS_DIR: &str = "/tykgen-tools";
+/// The named volume holding busybox.
+const TOOLS_VOLUME: &str = "tykgen-tools";
+/// Where read-only copies of files that the container rewrites are mounted.
+const SHARE_DIR: &str = "/usr/local/share/tykgen";
+/// Published port of the Gateway (or the load balancer in front of it).
+const LB_PORT: u16 = 8080;
+/// Container user ids of the images (for TLS key ownership).
+const UID_TYK: u32 = 65532; // distroless `nonroot`
+const UID_DATA: u32 = 999; // redis, postgres and mongodb users of the official images
+
+/// The name of the `.env` variable of secret `name`.
+#[must_use]
+pub fn env_name(secret: &str) -> String {
+    secret.to_ascii_uppercase()
+}
+
+/// Name of the Redis Cluster creation service of a deployment.
+#[must_use]
+pub fn cluster_init_service(store: Store) -> String {
+    format!("{}redis-cluster-init", store.prefix())
+}
+
+/// The compose network of the server group `m` belongs to.
+#[must_use]
+pub fn group_network(m: &Machine) -> String {
+    match m.role {
+        Role::Gateway => "gateway".to_owned(),
+        Role::Dashboard => "dashboard".to_owned(),
+        Role::Pump => "pump".to_owned(),
+        Role::Redis | Role::Sentinel => format!("{}redis", m.store.unwrap_or(Store::Main).prefix()),
+        Role::Postgres => "postgres".to_owned(),
+        Role::Mongodb => "mongodb".to_owned(),
+    }
+}
+
+/// The networks of a machine's service: its own group's network when something links to it, and
+/// the network of every machine it links to.
+#[must_use]
+pub fn service_networks(t: &Topology, m: &Machine) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    if t.links_to(&m.name).next().is_some() {
+        out.insert(group_network(m));
+    }
+    for l in t.links_from(&m.name) {
+        if let Peer::Machine(to) = &l.to
+            && let Some(target) = t.machine(to)
+        {
+            out.insert(group_network(target));
+        }
+    }
+    out
+}
+
+/// The networks of the load balancer: those of the Gateways it links to.
+#[must_use]
+pub fn lb_networks(t: &Topology) -> BTreeSet<String> {
+    t.links
+        .iter()
+        .filter(|l| l.from == Peer::LoadBalancer)
+        .filter_map(|l| match &l.to {
+            Peer::Machine(n) => t.machine(n).map(group_network),
+            _ => None,
+        })
+        .collect()
+}
+
+/// True when any Redis deployment or the database uses TLS: the lab then needs certificates.
+#[must_use]
+pub fn tls_in_use(ctx: &Context<'_>) -> bool {
+    ctx.topology.redis.iter().any(|r| r.settings.tls.enabled)
+        || ctx.profile.database.as_ref().is_some_and(|d| d.tls.enabled && ctx.topology.database.is_some())
+}
+
+// ------------------------------------------------------------------------- the template model
+
+/// One piece of an environment value: literal text, or a `${VAR:?message}` interpolation.
+#[derive(Serialize, Clone)]
+struct Part {
+    lit: String,
+    var: Option<String>,
+    msg: String,
+}
+
+#[derive(Serialize)]
+struct EnvVar {
+    key: String,
+    parts: Vec<Part>,
+}
+
+#[derive(Serialize)]
+struct Net {
+    name: String,
+    aliases: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Dep {
+    service: String,
+    condition: &'static str,
+}
+
+#[derive(Serialize)]
+struct Health {
+    test: Vec<String>,
+    start_period: &'static str,
+}
+
+#[derive(Serialize)]
+struct Service {
+    name: String,
+    kind: &'static str,
+    machine: Option<String>,
+    image: String,
+    hostname: Option<String>,
+    network_mode: Option<String>,
+    restart: &'static str,
+    user: Option<String>,
+    entrypoint: Vec<String>,
+    command: Vec<String>,
+    environment: Vec<EnvVar>,
+    volumes: Vec<String>,
+    ports: Vec<String>,
+    networks: Vec<Net>,
+    depends_on: Vec<Dep>,
+    healthcheck: Option<Health>,
+}
+
+impl Service {
+    fn new(name: &str, kind: &'static str, image: String) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind,
+            machine: None,
+            image,
+            hostname: None,
+            network_mode: None,
+            restart: if kind == "one-shot" { "no" } else { "unless-stopped" },
+            user: None,
+            entrypoint: Vec::new(),
+            command: Vec::new(),
+            environment: Vec::new(),
+            volumes: Vec::new(),
+            ports: Vec::new(),
+            networks: Vec::new(),
+            depends_on: Vec::new(),
+            healthcheck: None,
+        }
+    }
+
+    fn depend(&mut self, service: &str, condition: &'static str) {
+        if !self.depends_on.iter().any(|d| d.service == service) {
+            self.depends_on.push(Dep { service: service.to_owned(), condition });
+        }
+    }
+
+    fn env_secret(&mut self, key: &str, secret: &str, t: &Topology) {
+        self.environment.push(EnvVar { key: key.to_owned(), parts: vec![secret_part(t, secret)] });
+    }
+}
+
+#[derive(Serialize)]
+struct ComposeCtx<'a> {
+    profile: &'a str,
+    services: Vec<Service>,
+    networks: Vec<String>,
+    volumes: Vec<String>,
+}
+
+fn secret_part(t: &Topology, secret: &str) -> Part {
+    let description = t.secrets.iter().find(|s| s.name == secret).map_or(secret, |s| s.description.as_str());
+    // `}` would end the interpolation and `$` start another: keep the message plain.
+    let msg: String = description.chars().filter(|c| !matches!(c, '}' | '{' | '$' | '"' | '\\' | '`')).collect();
+    Part { lit: String::new(), var: Some(env_name(secret)), msg: format!("{msg} (set it in .env)") }
+}
+
+/// `template` with `{secret}` placeholders as literal and interpolation parts.
+fn template_parts(t: &Topology, template: &str) -> Vec<Part> {
+    let mut parts = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        let name = &rest[open + 1..open + close];
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+            parts.push(Part { lit: rest[..=open].to_owned(), var: None, msg: String::new() });
+            rest = &rest[open + 1..];
+            continue;
+        }
+        if open > 0 {
+            parts.push(Part { lit: rest[..open].to_owned(), var: None, msg: String::new() });
+        }
+        parts.push(secret_part(t, name));
+        rest = &rest[open + close + 1..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part { lit: rest.to_owned(), var: None, msg: String::new() });
+    }
+    parts
+}
+
+/// Shell lines that write a `SecretUse::File` from `TYKGEN_<SECRET>` variables, and the variables.
+fn secret_file_script(path: &str, template: &str, owner: &str) -> anyhow::Result<(String, Vec<String>)> {
+    let mut fmt = String::new();
+    let mut args = Vec::new();
+    let mut secrets = Vec::new();
+    let mut rest = template;
+    loop {
+        match rest.find('{').and_then(|o| rest[o..].find('}').map(|c| (o, o + c))) {
+            Some((open, close)) => {
+                push_printf(&mut fmt, &rest[..open]);
+                let name = &rest[open + 1..close];
+                fmt.push_str("%s");
+                args.push(format!("\"$TYKGEN_{}\"", env_name(name)));
+                secrets.push(name.to_owned());
+                rest = &rest[close + 1..];
+            }
+            None => {
+                push_printf(&mut fmt, rest);
+                break;
+            }
+        }
+    }
+    let dir = path.rsplit_once('/').map_or("/", |(d, _)| if d.is_empty() { "/" } else { d });
+    let script = format!(
+        "mkdir -p {dir}\n(umask 077 && printf '{}' {} > {path})\nchown {owner} {path}\nchmod 0400 {path}\n",
+        crate::escape::shell_single_string(&fmt)?,
+        args.join(" ")
+    );
+    Ok((script, secrets))
+}
+
+fn push_printf(fmt: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '%' => fmt.push_str("%%"),
+            '\\' => fmt.push_str("\\\\"),
+            '\n' => fmt.push_str("\\n"),
+            c => fmt.push(c),
+        }
+    }
+}
+
+// ------------------------------------------------------------------------------- rendering
+
+pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
+    let t = ctx.topology;
+    let p = ctx.profile;
+    let tls = tls_in_use(ctx);
+    let bind = &p.targets.compose.bind_address;
+    let mut set = FileSet::new();
+    let mut services = Vec::new();
+    let mut volumes: BTreeSet<String> = BTreeSet::new();
+    volumes.insert(TOOLS_VOLUME.to_owned());
+
+    // The bundle's files, byte for byte.
+    for m in &t.machines {
+        let mc = ctx.bundle.get(&m.name).with_context(|| format!("no configuration for {}", m.name))?;
+        for f in &mc.files {
+            set.add(format!("config/{}/{}", m.name, f.name), f.contents.clone(), f.mode)?;
+        }
+    }
+
+    // tykgen-init: busybox for healthchecks, TLS material per machine.
+    let mut init = Service::new(INIT_SERVICE, "one-shot", images::busybox());
+    init.user = Some("0:0".into());
+    init.volumes.push(format!("{TOOLS_VOLUME}:/tools"));
+    let mut script = String::from("set -eu\ncp /bin/busybox /tools/busybox\nchmod 0755 /tools/busybox\n");
+    if tls {
+        init.volumes.push("./tls:/tls-src:ro".into());
+        script.push_str(
+            "if [ ! -f /tls-src/ca.crt ]; then\n  echo 'tls/ca.crt is missing: run `tykgen lab-secrets` for this profile first (see README.md)' >&2\n  exit 1\nfi\n",
+        );
+        for m in &t.machines {
+            let uid = if m.role.is_data_tier() { UID_DATA } else { UID_TYK };
+            let vol = format!("{}-tls", m.name);
+            init.volumes.push(format!("{vol}:/tls/{}", m.name));
+            volumes.insert(vol);
+            let n = &m.name;
+            script.push_str(&format!(
+                "cp /tls-src/ca.crt /tls-src/{n}/machine.crt /tls-src/{n}/machine.key /tls-src/{n}/machine.pem /tls/{n}/\n\
+                 chown -R {uid}:{uid} /tls/{n}\nchmod 0644 /tls/{n}/ca.crt /tls/{n}/machine.crt\n\
+                 chmod 0600 /tls/{n}/machine.key /tls/{n}/machine.pem\n"
+            ));
+        }
+    }
+    init.entrypoint = vec!["/bin/sh".into(), "-c".into(), script];
+    services.push(init);
+
+    for m in &t.machines {
+        services.extend(machine_services(ctx, m, tls, bind, &mut volumes)?);
+    }
+
+    if t.load_balancer {
+        let gateways: Vec<&Machine> = t.with_role(Role::Gateway).collect();
+        let mut lb = Service::new(LB_SERVICE, "load-balancer", images::haproxy());
+        lb.hostname = Some(format!("{LB_SERVICE}.{}", t.domain));
+        lb.volumes.push("./haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro".into());
+        lb.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
+        lb.ports.push(publish(bind, LB_PORT, LB_PORT));
+        lb.networks = lb_networks(t).into_iter().map(|name| Net { name, aliases: Vec::new() }).collect();
+        lb.depend(INIT_SERVICE, "service_completed_successfully");
+        for g in &gateways {
+            lb.depend(&g.name, "service_healthy");
+        }
+        lb.healthcheck = Some(wget_health("http://127.0.0.1:8404/healthz"));
+        services.push(lb);
+        set.add("haproxy/haproxy.cfg", haproxy_cfg(t, &gateways), FileMode::Normal)?;
+    }
+
+    let networks: BTreeSet<String> = services.iter().flat_map(|s| s.networks.iter().map(|n| n.name.clone())).collect();
+    let cctx = ComposeCtx {
+        profile: &p.name,
+        services,
+        networks: networks.into_iter().collect(),
+        volumes: volumes.into_iter().collect(),
+    };
+    set.add("compose.yaml", ctx.renderer.render("compose/compose.yaml.tera", &cctx)?, FileMode::Normal)?;
+    set.add(".env.example", env_example(t), FileMode::Normal)?;
+    let readme = ReadmeCtx {
+        profile: &p.name,
+        services: cctx
+            .services
+            .iter()
+            .map(|s| ReadmeService {
+                name: s.name.clone(),
+                kind: s.kind,
+                image: s.image.clone(),
+                ports: s.ports.join(", "),
+                networks: s.networks.iter().map(|n| n.name.clone()).collect::<Vec<_>>().join(", "),
+            })
+            .collect(),
+        tls,
+        gateway_url: gateway_url(ctx),
+        dashboard_url: (p.dashboard.nodes > 0).then(|| format!("http://{}:{DASHBOARD_PORT}", host_of(bind))),
+        licence: p.dashboard.nodes > 0,
+        secrets: t
+            .secrets
+            .iter()
+            .map(|s| EnvSecret { name: env_name(&s.name), description: s.description.clone(), generated: s.generated })
+            .collect(),
+    };
+    set.add("README.md", ctx.renderer.render("compose/README.md.tera", &readme)?, FileMode::Normal)?;
+    Ok(set)
+}
+
+#[derive(Serialize)]
+struct ReadmeService {
+    name: String,
+    kind: &'static str,
+    image: String,
+    ports: String,
+    networks: String,
+}
+
+#[derive(Serialize)]
+struct ReadmeCtx<'a> {
+    profile: &'a str,
+    services: Vec<ReadmeService>,
+    tls: bool,
+    gateway_url: String,
+    dashboard_url: Option<String>,
+    licence: bool,
+    secrets: Vec<EnvSecret>,
+}
+
+#[derive(Serialize)]
+struct EnvSecret {
+    name: String,
+    description: String,
+    generated: bool,
+}
+
+fn host_of(bind: &str) -> &str {
+    if bind == "0.0.0.0" { "127.0.0.1" } else { bind }
+}
+
+fn gateway_url(ctx: &Context<'_>) -> String {
+    format!("http://{}:{LB_PORT}", host_of(&ctx.profile.targets.compose.bind_address))
+}
+
+fn publish(bind: &str, host_port: u16, container_port: u16) -> String {
+    format!("{bind}:{host_port}:{container_port}")
+}
+
+fn wget_health(url: &str) -> Health {
+    Health {
+        test: vec![
+            "CMD".into(),
+            format!("{TOOLS_DIR}/busybox"),
+            "wget".into(),
+            "-q".into(),
+            "-O".into(),
+            "/dev/null".into(),
+            url.into(),
+        ],
+        start_period: "30s",
+    }
+}
+
+fn shell_health(cmd: String) -> Health {
+    Health { test: vec!["CMD-SHELL".into(), cmd], start_period: "60s" }
+}
+
+/// The services of one machine (its own, plus a one-shot it drives).
+fn machine_services(
+    ctx: &Context<'_>,
+    m: &Machine,
+    tls: bool,
+    bind: &str,
+    volumes: &mut BTreeSet<String>,
+) -> anyhow::Result<Vec<Service>> {
+    let t = ctx.topology;
+    let p = ctx.profile;
+    let mc = ctx.bundle.get(&m.name).with_context(|| format!("no configuration for {}", m.name))?;
+    let image = images::for_machine(p, m)?;
+    let mut s = Service::new(&m.name, "machine", image.clone());
+    s.machine = Some(m.name.clone());
+    s.hostname = Some(m.host.clone());
+    s.networks = service_networks(t, m).into_iter().map(|name| Net { name, aliases: vec![m.host.clone()] }).collect();
+    s.depend(INIT_SERVICE, "service_completed_successfully");
+    if tls {
+        s.volumes.push(format!("{}-tls:{}:ro", m.name, crate::topology::TLS_DIR));
+    }
+    // Config files at their install paths (Sentinel's, which it rewrites, go to SHARE_DIR).
+    for f in &mc.files {
+        let target = match (m.role, f.name.as_str()) {
+            (Role::Sentinel, _) => format!("{SHARE_DIR}/{}", f.name),
+            (Role::Postgres, "bootstrap-primary.sql") => "/docker-entrypoint-initdb.d/bootstrap-primary.sql".into(),
+            _ => f.install_path.clone(),
+        };
+        s.volumes.push(format!("./config/{}/{}:{target}:ro", m.name, f.name));
+    }
+    // Start order from the links (see `depends_on_for`).
+    for (service, condition) in depends_on_for(t, m) {
+        s.depend(&service, condition);
+    }
+    let mut extra = Vec::new();
+    let mut files_script = String::new();
+    let mut file_secrets = BTreeSet::new();
+    let owner = match m.role {
+        Role::Redis | Role::Sentinel => "redis:redis",
+        Role::Postgres => "postgres:postgres",
+        _ => "mongodb:mongodb",
+    };
+    for u in &mc.secrets {
+        match u {
+            SecretUse::Env { var, secret } => {
+                // A MongoDB member's own variables are for `mongo-init-replica-set.js`, run by
+                // the `mongodb-init` one-shot: only that service gets them.
+                if m.role != Role::Mongodb {
+                    s.env_secret(var, secret, t);
+                }
+            }
+            SecretUse::EnvTemplate { var, template, .. } => {
+                s.environment.push(EnvVar { key: var.clone(), parts: template_parts(t, template) })
+            }
+            SecretUse::File { path, template, .. } => {
+                let (script, secrets) = secret_file_script(path, template, owner)?;
+                files_script.push_str(&script);
+                file_secrets.extend(secrets);
+            }
+        }
+    }
+    for secret in &file_secrets {
+        s.env_secret(&format!("TYKGEN_{}", env_name(secret)), secret, t);
+    }
+    let redis_tls = |store: Store| {
+        let dep = t.redis_for(store);
+        if dep.settings.tls.enabled {
+            format!(" --tls --cacert {} --cert {} --key {}", tls_paths::CA, tls_paths::CERT, tls_paths::KEY)
+        } else {
+            String::new()
+        }
+    };
+    let data = format!("{}-data", m.name);
+    match m.role {
+        Role::Gateway | Role::Dashboard | Role::Pump => {
+            s.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
+            let (port, path) = match m.role {
+                Role::Gateway => (GATEWAY_PORT, "hello"),
+                Role::Dashboard => (DASHBOARD_PORT, "hello"),
+                _ => (PUMP_HEALTH_PORT, "health"),
+            };
+            s.healthcheck = Some(wget_health(&format!("http://127.0.0.1:{port}/{path}")));
+            let index = u16::try_from(m.index.saturating_sub(1)).unwrap_or(0);
+            match m.role {
+                Role::Gateway if !t.load_balancer => s.ports.push(publish(bind, LB_PORT + index, GATEWAY_PORT)),
+                Role::Dashboard => s.ports.push(publish(bind, DASHBOARD_PORT + index, DASHBOARD_PORT)),
+                _ => {}
+            }
+        }
+        Role::Redis => {
+            let store = m.store.unwrap_or(Store::Main);
+            volumes.insert(data.clone());
+            s.volumes.push(format!("{data}:/var/lib/redis"));
+            s.entrypoint = vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "set -eu\n{files_script}mkdir -p /run/redis /var/lib/redis\nchown redis:redis /run/redis /var/lib/redis\n\
+                     exec docker-entrypoint.sh redis-server /etc/redis/redis.conf\n"
+                ),
+            ];
+            let dep = t.redis_for(store);
+            s.healthcheck = Some(shell_health(format!(
+                "REDISCLI_AUTH=\"$TYKGEN_{}\" redis-cli -h 127.0.0.1 -p {REDIS_PORT}{} ping | grep -q PONG",
+                env_name(&dep.password_secret),
+                redis_tls(store)
+            )));
+            if dep.settings.mode == RedisMode::Cluster && dep.nodes.first() == Some(&m.name) {
+                extra.push(cluster_init(ctx, m, store, tls)?);
+            }
+        }
+        Role::Sentinel => {
+            let store = m.store.unwrap_or(Store::Main);
+            let dep = t.redis_for(store);
+            let state = format!("{}-state", m.name);
+            volumes.insert(state.clone());
+            s.volumes.push(format!("{state}:/etc/redis"));
+            s.entrypoint = vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "set -eu\n# Sentinel rewrites its configuration: it runs a writable copy kept in the state volume.\n\
+                     [ -f /etc/redis/sentinel.conf ] || cp {SHARE_DIR}/sentinel.conf /etc/redis/sentinel.conf\n\
+                     {files_script}mkdir -p /run/sentinel /var/lib/redis\n\
+                     chown -R redis:redis /etc/redis /run/sentinel /var/lib/redis\n\
+                     exec docker-entrypoint.sh redis-server /etc/redis/sentinel.conf --sentinel\n"
+                ),
+            ];
+            let sentinel_secret = dep.sentinel_secret.clone().unwrap_or_default();
+            s.healthcheck = Some(shell_health(format!(
+                "REDISCLI_AUTH=\"$TYKGEN_{}\" redis-cli -h 127.0.0.1 -p {SENTINEL_PORT}{} ping | grep -q PONG",
+                env_name(&sentinel_secret),
+                redis_tls(store)
+            )));
+            if !file_secrets.contains(&sentinel_secret) {
+                s.env_secret(&format!("TYKGEN_{}", env_name(&sentinel_secret)), &sentinel_secret, t);
+            }
+        }
+        Role::Postgres => {
+            volumes.insert(data.clone());
+            s.volumes.push(format!("{data}:/var/lib/postgresql/data"));
+            let mut args = vec!["postgres".to_owned()];
+            for f in &mc.files {
+                let key = match f.name.as_str() {
+                    "postgresql.conf" => "config_file",
+                    "pg_hba.conf" => "hba_file",
+                    "pg_ident.conf" => "ident_file",
+                    _ => continue,
+                };
+                args.push("-c".into());
+                args.push(format!("{key}={}", f.install_path));
+            }
+            if matches!(m.replication, Replication::ReplicaOf(_)) {
+                let script = mc
+                    .files
+                    .iter()
+                    .find(|f| f.name == "bootstrap-replica.sh")
+                    .map_or_else(String::new, |f| f.install_path.clone());
+                s.entrypoint = vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    format!(
+                        "set -eu\n# First start: copy the primary with pg_basebackup -R (bootstrap-replica.sh).\n\
+                         if [ ! -s \"$PGDATA/PG_VERSION\" ]; then\n  mkdir -p \"$PGDATA\"\n  chown postgres:postgres \"$PGDATA\"\n  \
+                         chmod 0700 \"$PGDATA\"\n  gosu postgres sh {script} \"$PGDATA\"\nfi\nexec docker-entrypoint.sh \"$@\"\n"
+                    ),
+                    "tykgen-entrypoint".into(),
+                ];
+            }
+            s.command = args;
+            s.healthcheck = Some(shell_health(format!("pg_isready -q -h 127.0.0.1 -p {POSTGRES_PORT} -U postgres")));
+        }
+        Role::Mongodb => {
+            volumes.insert(data.clone());
+            s.volumes.push(format!("{data}:/var/lib/mongodb"));
+            s.entrypoint = vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                format!(
+                    "set -eu\n{files_script}mkdir -p /var/lib/mongodb /var/log/mongodb\n\
+                     chown mongodb:mongodb /var/lib/mongodb /var/log/mongodb\n\
+                     exec docker-entrypoint.sh mongod --config /etc/mongod.conf\n"
+                ),
+            ];
+            s.healthcheck = Some(shell_health(format!(
+                "mongosh --quiet{} \"mongodb://127.0.0.1:{MONGODB_PORT}/admin?directConnection=true\" --eval 'db.adminCommand({{ping: 1}}).ok' | grep -q 1",
+                mongo_tls(p)
+            )));
+            if mc.files.iter().any(|f| f.name == "mongo-init-replica-set.js") {
+                extra.push(mongo_init(ctx, m, tls)?);
+            }
+        }
+    }
+    let mut out = vec![s];
+    out.extend(extra);
+    Ok(out)
+}
+
+fn mongo_tls(p: &crate::profile::Profile) -> String {
+    if p.database.as_ref().is_some_and(|d| d.tls.enabled) {
+        format!(
+            " --tls --tlsCAFile {} --tlsCertificateKeyFile {} --tlsAllowInvalidHostnames",
+            tls_paths::CA,
+            tls_paths::PEM
+        )
+    } else {
+        String::new()
+    }
+}
+
+/// `depends_on` from the links of `m`: every machine it links to must be healthy first, except
+/// where the peer links back (peers of one cluster, Sentinels, MongoDB members: they start
+/// together), with two exceptions that break such pairs one way: a replica waits for its primary
+/// and a Gateway for the Dashboard. A link to a Redis Cluster node or a MongoDB member also waits
+/// for the one-shot that forms the cluster or replica set.
+fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Vec::new();
+    let mut push = |s: String, c: &'static str| {
+        if !out.iter().any(|(x, _)| *x == s) {
+            out.push((s, c));
+        }
+    };
+    for l in t.links_from(&m.name) {
+        let Peer::Machine(to) = &l.to else { continue };
+        let Some(target) = t.machine(to) else { continue };
+        let back = t.links_from(to).any(|b| b.to == Peer::Machine(m.name.clone()));
+        let replica_of = m.replication == Replication::ReplicaOf(to.clone());
+        let gw_to_dash = m.role == Role::Gateway && target.role == Role::Dashboard;
+        if back && !replica_of && !gw_to_dash {
+            continue;
+        }
+        push(to.clone(), "service_healthy");
+        if target.role == Role::Redis
+            && let Some(store) = target.store
+            && t.redis_for(store).settings.mode == RedisMode::Cluster
+        {
+            push(cluster_init_service(store), "service_completed_successfully");
+        }
+        if target.role == Role::Mongodb {
+            push(MONGO_INIT_SERVICE.to_owned(), "service_completed_successfully");
+        }
+    }
+    out
+}
+
+/// The one-shot that creates a Redis Cluster, in the network namespace of its first node.
+fn cluster_init(ctx: &Context<'_>, first: &Machine, store: Store, tls: bool) -> anyhow::Result<Service> {
+    let t = ctx.topology;
+    let dep = t.redis_for(store);
+    let name = cluster_init_service(store);
+    let mut s = Service::new(&name, "one-shot", images::for_machine(ctx.profile, first)?);
+    s.network_mode = Some(format!("service:{}", first.name));
+    if tls {
+        s.volumes.push(format!("{}-tls:{}:ro", first.name, crate::topology::TLS_DIR));
+    }
+    s.env_secret(&format!("TYKGEN_{}", env_name(&dep.password_secret)), &dep.password_secret, t);
+    s.depend(INIT_SERVICE, "service_completed_successfully");
+    for n in &dep.nodes {
+        s.depend(n, "service_healthy");
+    }
+    let flags = if dep.settings.tls.enabled {
+        format!(" --tls --cacert {} --cert {} --key {}", tls_paths::CA, tls_paths::CERT, tls_paths::KEY)
+    } else {
+        String::new()
+    };
+    let hosts: Vec<&str> = dep.nodes.iter().filter_map(|n| t.machine(n)).map(Machine::endpoint).collect();
+    let replicas = dep.settings.replicas_per_shard.unwrap_or(1);
+    let script = format!(
+        "set -eu\nexport REDISCLI_AUTH=\"$TYKGEN_{pw}\"\n\
+         known=$(redis-cli -h 127.0.0.1 -p {REDIS_PORT}{flags} cluster info | tr -d '\\r' | sed -n 's/^cluster_known_nodes://p')\n\
+         if [ \"${{known:-1}}\" -gt 1 ]; then echo 'the cluster already exists'; exit 0; fi\n\
+         # CLUSTER MEET takes IP addresses: resolve the nodes' host names first.\n\
+         addrs=''\nfor h in {hosts}; do\n  ip=$(getent hosts \"$h\" | awk '{{print $1; exit}}')\n  \
+         [ -n \"$ip\" ] || {{ echo \"cannot resolve $h\" >&2; exit 1; }}\n  addrs=\"$addrs $ip:{REDIS_PORT}\"\ndone\n\
+         redis-cli{flags} --cluster create $addrs --cluster-replicas {replicas} --cluster-yes\n\
+         for i in $(seq 1 60); do\n  \
+         if redis-cli -h 127.0.0.1 -p {REDIS_PORT}{flags} cluster info | grep -q '^cluster_state:ok'; then echo 'cluster ready'; exit 0; fi\n  \
+         sleep 1\ndone\necho 'the cluster did not reach cluster_state:ok within 60 s' >&2\nexit 1\n",
+        pw = env_name(&dep.password_secret),
+        hosts = hosts.join(" "),
+    );
+    s.entrypoint = vec!["/bin/sh".into(), "-c".into(), script];
+    Ok(s)
+}
+
+/// The one-shot that initiates the MongoDB replica set, through the first member's loopback
+/// (MongoDB's localhost exception), as `mongo-init-replica-set.js` expects.
+fn mongo_init(ctx: &Context<'_>, first: &Machine, tls: bool) -> anyhow::Result<Service> {
+    let t = ctx.topology;
+    let mc = ctx.bundle.get(&first.name).with_context(|| format!("no configuration for {}", first.name))?;
+    let mut s = Service::new(MONGO_INIT_SERVICE, "one-shot", images::for_machine(ctx.profile, first)?);
+    s.network_mode = Some(format!("service:{}", first.name));
+    if tls {
+        s.volumes.push(format!("{}-tls:{}:ro", first.name, crate::topology::TLS_DIR));
+    }
+    let script = mc
+        .files
+        .iter()
+        .find(|f| f.name == "mongo-init-replica-set.js")
+        .context("no mongo-init-replica-set.js on the first MongoDB member")?;
+    s.volumes.push(format!("./config/{}/{}:{}:ro", first.name, script.name, script.install_path));
+    for u in &mc.secrets {
+        if let SecretUse::Env { var, secret } = u {
+            s.env_secret(var, secret, t);
+        }
+    }
+    s.depend(INIT_SERVICE, "service_completed_successfully");
+    if let Some(db) = &t.database {
+        for n in &db.members {
+            s.depend(n, "service_healthy");
+        }
+    }
+    let mut cmd = vec!["mongosh".to_owned(), "--quiet".to_owned()];
+    cmd.extend(mongo_tls(ctx.profile).split_whitespace().map(str::to_owned));
+    cmd.push(format!("mongodb://127.0.0.1:{MONGODB_PORT}/admin?directConnection=true"));
+    cmd.push(script.install_path.clone());
+    s.command = cmd;
+    Ok(s)
+}
+
+fn haproxy_cfg(t: &Topology, gateways: &[&Machine]) -> String {
+    let mut out = format!(
+        "# haproxy.cfg of the load balancer, generated by tykgen from profile \"{}\".\n\
+         # Spreads client traffic over the Gateways, each checked on /hello.\n\
+         global\n    log stdout format raw local0\n\n\
+         defaults\n    mode http\n    log global\n    option httplog\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n\n\
+         resolvers docker\n    nameserver dns 127.0.0.11:53\n    hold valid 10s\n\n\
+         frontend health\n    bind 127.0.0.1:8404\n    monitor-uri /healthz\n\n\
+         frontend gateways\n    bind :{LB_PORT}\n    default_backend gateways\n\n\
+         backend gateways\n    balance roundrobin\n    option httpchk GET /hello\n",
+        t.name
+    );
+    for g in gateways {
+        out.push_str(&format!(
+            "    server {} {}:{GATEWAY_PORT} check resolvers docker init-addr last,libc,none\n",
+            g.name,
+            g.endpoint()
+        ));
+    }
+    out
+}
+
+fn env_example(t: &Topology) -> String {
+    let mut out = format!(
+        "# .env.example of the compose lab of profile \"{}\", generated by tykgen.\n\
+         # Every secret the lab needs, by name, without values. Create .env (mode 0600) with strong\n\
+         # random values with `tykgen lab-secrets {}` (it never overwrites an existing .env), or\n\
+         # copy this file to .env and fill it in. Values must not contain whitespace or quotes.\n",
+        t.name, t.name
+    );
+    for s in &t.secrets {
+        out.push_str(&format!(
+            "\n# {}{}\n{}=\n",
+            s.description,
+            if s.generated { "" } else { " - yours to supply" },
+            env_name(&s.name)
+        ));
+    }
+    out
+}
+
+/// The `.env` secrets of a profile: `(variable, description, generated)`.
+#[must_use]
+pub fn env_secrets(t: &Topology) -> Vec<(String, String, bool)> {
+    t.secrets.iter().map(|s| (env_name(&s.name), s.description.clone(), s.generated)).collect()
+}
+
+/// The machines that need lab TLS material, with the names their certificate must carry:
+/// `(machine, [host name, service name, address?])`.
+#[must_use]
+pub fn tls_subjects(t: &Topology) -> Vec<(String, Vec<String>)> {
+    t.machines
+        .iter()
+        .map(|m| {
+            let mut names = vec![m.host.clone(), m.name.clone()];
+            names.extend(m.address.clone());
+            (m.name.clone(), names)
+        })
+        .collect()
+}
+
+/// Service names by kind, for tests: `BTreeMap<service, kind>`.
+#[doc(hidden)]
+#[must_use]
+pub fn expected_services(t: &Topology) -> BTreeMap<String, &'static str> {
+    let mut out = BTreeMap::new();
+    out.insert(INIT_SERVICE.to_owned(), "one-shot");
+    for m in &t.machines {
+        out.insert(m.name.clone(), "machine");
+    }
+    for d in &t.redis {
+        if d.settings.mode == RedisMode::Cluster {
+            out.insert(cluster_init_service(d.store), "one-shot");
+        }
+    }
+    if t.database.as_ref().is_some_and(|d| d.engine == Engine::Mongodb) {
+        out.insert(MONGO_INIT_SERVICE.to_owned(), "one-shot");
+    }
+    if t.load_balancer {
+        out.insert(LB_SERVICE.to_owned(), "load-balancer");
+    }
+    out
+}

