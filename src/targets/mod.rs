@@ -5,6 +5,7 @@
 
 pub mod compose;
 mod config;
+pub mod terraform;
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -22,6 +23,8 @@ pub enum Target {
     Config,
     /// The docker-compose lab (`out/<profile>/compose/`).
     Compose,
+    /// The Terraform AWS module (`out/<profile>/terraform/`).
+    Terraform,
     /// Every target above.
     All,
 }
@@ -31,7 +34,7 @@ impl Target {
     #[must_use]
     pub fn expand(self) -> Vec<Target> {
         match self {
-            Self::All => vec![Self::Config, Self::Compose],
+            Self::All => vec![Self::Config, Self::Compose, Self::Terraform],
             t => vec![t],
         }
     }
@@ -42,6 +45,7 @@ impl Target {
         match self {
             Self::Config | Self::All => "config",
             Self::Compose => "compose",
+            Self::Terraform => "terraform",
         }
     }
 }
@@ -68,5 +72,6 @@ pub fn render(target: Target, ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     match target {
         Target::Config | Target::All => config::render(ctx),
         Target::Compose => compose::render(ctx),
+        Target::Terraform => terraform::render(ctx),
     }
 }

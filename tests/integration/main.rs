@@ -12,5 +12,6 @@ mod determinism;
 mod errors;
 mod hostile;
 mod key_tables;
+mod terraform;
 mod tools;
 mod tyk_schema;

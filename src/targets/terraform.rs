@@ -1,0 +1,323 @@
+//! The `terraform` target: an AWS root module with one EC2 instance per machine of the topology.
+//!
+//! `out/<profile>/terraform/`: `versions.tf`, `variables.tf`, `network.tf`, `iam.tf`,
+//! `security_groups.tf`, `instances.tf`, `load_balancer.tf` (when the profile has one), `dns.tf`,
+//! `outputs.tf`, `terraform.tfvars.example` and a README. Decisions:
+//!
+//! - **The topology lives in `locals`, as literals:** `local.machines` (machine → role, Ansible
+//!   group, security group, subnet tier, AZ index, data volume), `local.sg_rules` (one entry per
+//!   (from, to, port) of the topology's links) and `local.inventory_groups` (Ansible group →
+//!   hosts). Every resource iterates over them with `for_each`, so the rendered module has one
+//!   `aws_instance` block, and tests can compare these literals with the topology.
+//! - **Security groups per tier:** a tier is a role within its Redis deployment (`redis`,
+//!   `cache-redis`, `sentinel`, `postgres`, ...): the machine name without `-<n>`. A Pump that
+//!   only uses the analytics Redis therefore cannot reach the main one. Ingress *and* egress
+//!   follow the links; the only other rules are SSH from `var.admin_cidrs`, the Dashboard from
+//!   `var.dashboard_allowed_cidrs`, the load balancer (or, without one, the Gateways) from its
+//!   allowed CIDRs, and egress on 80/443 for package installation.
+//! - **Every instance is private** (no public address): the data tier in `data` subnets, the Tyk
+//!   tier in `app` subnets, only the load balancer and the NAT gateways in public subnets.
+//!   Operators reach machines over a network routed into the VPC (VPN, peering) or SSM.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use super::Context;
+use crate::output::{FileMode, FileSet};
+use crate::topology::{Link, Machine, Peer, Role, Service, Topology};
+
+/// The security-group key of the load balancer in `local.sg_rules`.
+pub const LB_TIER: &str = "lb";
+
+/// One machine, as `local.machines` lists it.
+#[derive(Debug, Serialize)]
+struct TfMachine {
+    name: String,
+    role: &'static str,
+    group: String,
+    tier: String,
+    subnet: &'static str,
+    az_index: u32,
+    data_volume: bool,
+}
+
+/// One security group.
+#[derive(Debug, Serialize)]
+struct TfTier {
+    name: String,
+    role: &'static str,
+    description: String,
+}
+
+/// One ingress (and mirrored egress) rule between two security groups.
+#[derive(Debug, Serialize)]
+struct TfRule {
+    key: String,
+    from: String,
+    to: String,
+    port: u16,
+    description: String,
+}
+
+/// An Ansible group and its hosts, with the padding `terraform fmt` puts after the key.
+#[derive(Debug, Serialize)]
+struct TfGroup {
+    name: String,
+    pad: String,
+    hosts: Vec<String>,
+}
+
+/// Per-role variable defaults.
+#[derive(Debug, Serialize)]
+struct TfRole {
+    role: &'static str,
+    pad: String,
+    instance_type: &'static str,
+    hourly_usd: &'static str,
+    monthly_usd: u32,
+    count: usize,
+    data_volume_gb: Option<u32>,
+}
+
+#[derive(Serialize)]
+struct TfContext<'a> {
+    profile: &'a str,
+    description: &'a str,
+    region: &'a str,
+    domain: &'a str,
+    load_balancer: bool,
+    has_dashboard: bool,
+    has_data_volumes: bool,
+    machines: Vec<TfMachine>,
+    tiers: Vec<TfTier>,
+    rules: Vec<TfRule>,
+    groups: Vec<TfGroup>,
+    roles: Vec<TfRole>,
+    volume_roles: Vec<&'a TfRole>,
+}
+
+/// The security-group tier of a machine: its name without the trailing `-<index>`.
+#[must_use]
+pub fn tier_of(machine: &Machine) -> String {
+    machine.name.rsplit_once('-').map_or_else(|| machine.name.clone(), |(tier, _)| tier.to_owned())
+}
+
+/// True for machines that get a separate data volume (Redis servers and databases).
+#[must_use]
+pub fn has_data_volume(role: Role) -> bool {
+    matches!(role, Role::Redis | Role::Postgres | Role::Mongodb)
+}
+
+/// Default instance type, rough on-demand price (eu-west-1, USD per hour) and data volume size.
+fn role_defaults(role: Role) -> (&'static str, &'static str, Option<u32>) {
+    match role {
+        Role::Gateway => ("c6i.large", "0.10", None),
+        Role::Dashboard => ("m6i.large", "0.11", None),
+        Role::Pump => ("t3.medium", "0.05", None),
+        Role::Redis => ("r6i.large", "0.14", Some(50)),
+        Role::Sentinel => ("t3.small", "0.02", None),
+        Role::Postgres => ("m6i.large", "0.11", Some(100)),
+        Role::Mongodb => ("m6i.large", "0.11", Some(100)),
+    }
+}
+
+/// The (from tier, to tier, port) rules the topology's links need, keyed `<from>-to-<to>-<port>`.
+/// The load balancer is the tier [`LB_TIER`]; links from clients or admins are CIDR rules, not
+/// listed here.
+#[must_use]
+pub fn sg_rules(topology: &Topology) -> BTreeMap<String, (String, String, u16, Service)> {
+    let tier = |name: &str| topology.machine(name).map(tier_of);
+    let mut out = BTreeMap::new();
+    for Link { from, to, port, service } in &topology.links {
+        let Peer::Machine(to) = to else { continue };
+        let Some(to) = tier(to) else { continue };
+        let from = match from {
+            Peer::Machine(m) => match tier(m) {
+                Some(t) => t,
+                None => continue,
+            },
+            Peer::LoadBalancer => LB_TIER.to_owned(),
+            Peer::Clients | Peer::Admins => continue,
+        };
+        out.entry(format!("{from}-to-{to}-{port}")).or_insert((from, to, *port, *service));
+    }
+    out
+}
+
+fn service_word(service: Service) -> &'static str {
+    match service {
+        Service::Gateway => "Tyk Gateway HTTP",
+        Service::Dashboard => "Tyk Dashboard HTTP",
+        Service::Redis => "Redis",
+        Service::RedisBus => "Redis Cluster bus",
+        Service::Sentinel => "Redis Sentinel",
+        Service::Postgres => "PostgreSQL",
+        Service::Mongodb => "MongoDB",
+    }
+}
+
+fn tier_description(tier: &str, role: Role) -> String {
+    let what = match role {
+        Role::Gateway => "Tyk Gateways",
+        Role::Dashboard => "the Tyk Dashboard",
+        Role::Pump => "Tyk Pumps",
+        Role::Redis => "Redis servers",
+        Role::Sentinel => "Redis Sentinels",
+        Role::Postgres => "PostgreSQL servers",
+        Role::Mongodb => "MongoDB replica-set members",
+    };
+    format!("{tier}: {what}")
+}
+
+/// Spaces that align `=` after a quoted key of `len` characters in a block of keys up to `width`.
+fn pad(len: usize, width: usize) -> String {
+    " ".repeat(width.saturating_sub(len))
+}
+
+pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
+    let t = ctx.topology;
+    let machines: Vec<TfMachine> = t
+        .machines
+        .iter()
+        .map(|m| TfMachine {
+            name: m.name.clone(),
+            role: m.role.as_str(),
+            group: m.group(),
+            tier: tier_of(m),
+            subnet: if m.role.is_data_tier() { "data" } else { "app" },
+            az_index: m.index.saturating_sub(1),
+            data_volume: has_data_volume(m.role),
+        })
+        .collect();
+
+    let mut seen = BTreeSet::new();
+    let tiers: Vec<TfTier> = t
+        .machines
+        .iter()
+        .filter_map(|m| {
+            let name = tier_of(m);
+            seen.insert(name.clone()).then(|| TfTier {
+                description: tier_description(&name, m.role),
+                name,
+                role: m.role.as_str(),
+            })
+        })
+        .collect();
+
+    let rules = sg_rules(t)
+        .into_iter()
+        .map(|(key, (from, to, port, service))| TfRule {
+            description: format!("{} from {from} to {to} on {port}", service_word(service)),
+            key,
+            from,
+            to,
+            port,
+        })
+        .collect();
+
+    let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for m in &t.machines {
+        by_group.entry(m.group()).or_default().push(m.name.clone());
+    }
+    let width = by_group.keys().map(String::len).max().unwrap_or(0);
+    let groups =
+        by_group.into_iter().map(|(name, hosts)| TfGroup { pad: pad(name.len(), width), name, hosts }).collect();
+
+    let mut role_set: Vec<Role> = t.machines.iter().map(|m| m.role).collect();
+    role_set.sort();
+    role_set.dedup();
+    let width = role_set.iter().map(|r| r.as_str().len()).max().unwrap_or(0);
+    let roles: Vec<TfRole> = role_set
+        .iter()
+        .map(|r| {
+            let (instance_type, hourly_usd, data_volume_gb) = role_defaults(*r);
+            let count = t.machines.iter().filter(|m| m.role == *r).count();
+            // Rough on-demand price of a month (730 hours), in whole dollars.
+            let monthly_usd = hourly_usd.parse::<f64>().map_or(0, |h| (h * 730.0).round() as u32);
+            TfRole {
+                role: r.as_str(),
+                pad: pad(r.as_str().len(), width),
+                instance_type,
+                hourly_usd,
+                monthly_usd,
+                count,
+                data_volume_gb,
+            }
+        })
+        .collect();
+    let volume_width = roles.iter().filter(|r| r.data_volume_gb.is_some()).map(|r| r.role.len()).max().unwrap_or(0);
+    let volume_roles_owned: Vec<TfRole> = roles
+        .iter()
+        .filter(|r| r.data_volume_gb.is_some())
+        .map(|r| TfRole { pad: pad(r.role.len(), volume_width), ..*r })
+        .collect();
+
+    let tf = TfContext {
+        profile: &ctx.profile.name,
+        description: &ctx.profile.description,
+        region: &ctx.profile.targets.terraform.region,
+        domain: &t.domain,
+        load_balancer: t.load_balancer,
+        has_dashboard: t.machines.iter().any(|m| m.role == Role::Dashboard),
+        has_data_volumes: !volume_roles_owned.is_empty(),
+        machines,
+        tiers,
+        rules,
+        groups,
+        roles,
+        volume_roles: volume_roles_owned.iter().collect(),
+    };
+
+    let mut set = FileSet::new();
+    let mut files = vec![
+        "versions.tf",
+        "variables.tf",
+        "network.tf",
+        "iam.tf",
+        "security_groups.tf",
+        "instances.tf",
+        "dns.tf",
+        "outputs.tf",
+        "terraform.tfvars.example",
+        "README.md",
+    ];
+    if tf.load_balancer {
+        files.push("load_balancer.tf");
+    }
+    for file in files {
+        let text = ctx.renderer.render(&format!("terraform/{file}.tera"), &tf)?;
+        set.add(file, text, FileMode::Normal)?;
+    }
+    Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Input, load};
+    use crate::topology::build;
+
+    fn topo(name: &str) -> Topology {
+        let loaded = load(&Input { profile: Some(name.into()), ..Input::default() }).unwrap();
+        build(&loaded.profile)
+    }
+
+    #[test]
+    fn tiers_keep_the_redis_deployment_apart() {
+        let t = topo("redis-cluster");
+        let tiers: BTreeSet<String> = t.machines.iter().map(tier_of).collect();
+        assert!(tiers.contains("cache-redis") && tiers.contains("analytics-sentinel") && tiers.contains("redis"));
+        let rules = sg_rules(&t);
+        assert!(rules.contains_key("pump-to-analytics-redis-6379"), "{:?}", rules.keys());
+        assert!(!rules.contains_key("pump-to-redis-6379"));
+        assert!(rules.contains_key("redis-to-redis-16379"), "cluster bus between the nodes");
+    }
+
+    #[test]
+    fn the_load_balancer_is_its_own_tier() {
+        let rules = sg_rules(&topo("production"));
+        assert_eq!(rules.get("lb-to-gateway-8080").map(|r| (r.0.as_str(), r.2)), Some(("lb", 8080)));
+        assert!(sg_rules(&topo("lab")).keys().all(|k| !k.starts_with("lb-")));
+    }
+}
