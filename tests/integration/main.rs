@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod common;
 mod compose;
+mod data_tier;
 mod determinism;
 mod errors;
 mod hostile;
