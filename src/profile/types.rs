@@ -470,15 +470,32 @@ pub struct ComposeOptions {
     #[serde(default = "default_bind")]
     #[schemars(regex(pattern = r"^[0-9.]+$|^\[[0-9a-fA-F:]+\]$"), extend("x-expected" = "an IPv4 address or a bracketed IPv6 address"))]
     pub bind_address: String,
+    /// IPv4 subnet of the lab's PostgreSQL network. Every service on it gets a fixed address, and
+    /// every PostgreSQL container lists the host names of its clients and peers in `/etc/hosts`
+    /// (`extra_hosts`), so `pg_hba.conf`'s host-name entries pass PostgreSQL's reverse and forward
+    /// lookups (Docker's DNS would answer the reverse lookup with `<container>.<network>`). A
+    /// private range is right here: it is a Docker bridge that exists only on the machine running
+    /// the lab. Change it when it overlaps a network of that machine or of another lab running at
+    /// the same time.
+    #[serde(default = "default_subnet")]
+    #[schemars(
+        regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}/[0-9]{1,2}$"),
+        extend("x-expected" = "an IPv4 subnet like `172.30.0.0/24`")
+    )]
+    pub subnet: String,
 }
 
 fn default_bind() -> String {
     "127.0.0.1".to_owned()
 }
 
+fn default_subnet() -> String {
+    "172.30.0.0/24".to_owned()
+}
+
 impl Default for ComposeOptions {
     fn default() -> Self {
-        Self { bind_address: default_bind() }
+        Self { bind_address: default_bind(), subnet: default_subnet() }
     }
 }
 

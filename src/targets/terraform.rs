@@ -18,6 +18,11 @@
 //! - **Every instance is private** (no public address): the data tier in `data` subnets, the Tyk
 //!   tier in `app` subnets, only the load balancer and the NAT gateways in public subnets.
 //!   Operators reach machines over a network routed into the VPC (VPN, peering) or SSM.
+//! - **Names both ways:** a private zone for the profile's domain (an A record per machine) and a
+//!   private reverse zone per /16 of the VPC's CIDR blocks (a PTR record per machine), because
+//!   PostgreSQL checks `pg_hba.conf`'s host names by reverse lookup and a forward check. /16: reverse
+//!   zones start at an octet boundary and a VPC block is at most a /16, so one zone holds it whole;
+//!   with `existing_vpc_id` the blocks come from an `aws_vpc` data source.
 
 use std::collections::{BTreeMap, BTreeSet};
 

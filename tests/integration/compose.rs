@@ -51,6 +51,7 @@ fn parse(dir: &Path) -> Value {
 
 #[test]
 fn compose_lab_of_every_builtin_profile() {
+    let mut pg_profiles = 0;
     for profile in builtins() {
         let t = topology(&profile);
         let (_tmp, dir) = render(&profile);
@@ -177,6 +178,9 @@ fn compose_lab_of_every_builtin_profile() {
         let bundle_files = t.machines.len();
         assert!(mounted >= bundle_files, "{profile}: only {mounted} config files mounted");
 
+        // pg_hba.conf host names: both lookups answered from each PostgreSQL member's /etc/hosts.
+        pg_host_names_resolve(&profile, &t, &doc, &dir, &mut pg_profiles);
+
         // No secret value anywhere in the rendered folder (but not .env and tls/, which are not rendered).
         for entry in walk(&dir) {
             let rel = entry.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
@@ -231,6 +235,100 @@ fn compose_lab_of_every_builtin_profile() {
             );
         }
     }
+    assert!(pg_profiles > 0, "no built-in profile has PostgreSQL");
+}
+
+/// Every host name of a mounted `pg_hba.conf` is an `extra_hosts` entry of every PostgreSQL service,
+/// with the `ipv4_address` of that machine's service on the database network; the addresses on
+/// that network are unique and inside its subnet (not the network, gateway or broadcast address).
+fn pg_host_names_resolve(profile: &str, t: &Topology, doc: &Value, dir: &Path, pg_profiles: &mut usize) {
+    let services = doc["services"].as_object().unwrap();
+    let pg: Vec<&tykgen::topology::Machine> =
+        t.machines.iter().filter(|m| m.role == tykgen::topology::Role::Postgres).collect();
+    let Some(first) = pg.first() else {
+        // No PostgreSQL: no fixed addressing anywhere.
+        for (name, s) in services {
+            assert!(s.get("extra_hosts").is_none(), "{profile}/{name}: extra_hosts without PostgreSQL");
+        }
+        return;
+    };
+    *pg_profiles += 1;
+    let net = compose::group_network(first);
+    let subnet = doc["networks"][&net]["ipam"]["config"][0]["subnet"].as_str().unwrap_or_else(|| {
+        panic!("{profile}: the {net} network has no fixed subnet");
+    });
+    let (base, prefix) = compose::parse_subnet(subnet).unwrap();
+    let (lo, hi) = (u32::from(base), u32::from(base) + (1u32 << (32 - prefix)) - 1);
+    let gateway = doc["networks"][&net]["ipam"]["config"][0]["gateway"].as_str().unwrap();
+
+    // Every service on the network: a unique address inside the subnet.
+    let mut by_host: BTreeMap<String, String> = BTreeMap::new();
+    let mut seen = BTreeSet::new();
+    for (name, s) in services {
+        let Some(n) = s["networks"].get(&net) else { continue };
+        let ip = n["ipv4_address"].as_str().unwrap_or_else(|| panic!("{profile}/{name}: no ipv4_address on {net}"));
+        let v = u32::from(ip.parse::<std::net::Ipv4Addr>().unwrap());
+        assert!(v > lo && v < hi && ip != gateway, "{profile}/{name}: {ip} is not a host address of {subnet}");
+        assert!(seen.insert(ip.to_owned()), "{profile}/{name}: {ip} is used twice");
+        if let Some(host) = s["hostname"].as_str() {
+            by_host.insert(host.to_owned(), ip.to_owned());
+        }
+    }
+
+    // Host names of every pg_hba.conf (the ADDRESS column when it is not an address).
+    let mut names = BTreeSet::new();
+    for m in &pg {
+        let hba = std::fs::read_to_string(dir.join("config").join(&m.name).join("pg_hba.conf")).unwrap();
+        for line in hba.lines().filter(|l| l.starts_with("host")) {
+            let address = line.split_whitespace().nth(3).unwrap();
+            let ip = address.split('/').next().unwrap();
+            if ip.parse::<std::net::IpAddr>().is_err() && !["all", "samehost", "samenet"].contains(&address) {
+                names.insert(address.to_owned());
+            }
+        }
+    }
+    if t.machines.iter().all(|m| m.address.is_none()) {
+        assert!(!names.is_empty(), "{profile}: no host name in pg_hba.conf");
+    }
+    for m in &pg {
+        let hosts: BTreeSet<String> = services[&m.name]["extra_hosts"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{profile}/{}: no extra_hosts", m.name))
+            .iter()
+            .map(|h| h.as_str().unwrap().to_owned())
+            .collect();
+        for name in &names {
+            let ip = by_host.get(name).unwrap_or_else(|| panic!("{profile}: {name} has no service on {net}"));
+            assert!(hosts.contains(&format!("{name}:{ip}")), "{profile}/{}: no extra_hosts {name}:{ip}", m.name);
+        }
+    }
+}
+
+#[test]
+fn the_compose_subnet_is_checked() {
+    assert!(compose::parse_subnet("172.30.0.0/24").is_ok());
+    assert!(compose::parse_subnet("10.0.0.0/8").is_ok());
+    for bad in ["172.30.0.1/24", "172.30.0.0", "172.30.0.0/30", "300.1.1.0/24", "10.0.0.0/7"] {
+        assert!(compose::parse_subnet(bad).is_err(), "{bad} accepted");
+    }
+    // A subnet with host bits set stops the render with an error naming the option.
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tykgen()
+        .args(["render", "production", "-t", "compose", "--set", "targets.compose.subnet=172.30.0.1/24", "-o"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("targets.compose.subnet"));
+    // Another subnet is used as given.
+    let out = tykgen()
+        .args(["render", "production", "-t", "compose", "--set", "targets.compose.subnet=10.9.8.0/28", "-o"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(tmp.path().join("production/compose/compose.yaml")).unwrap();
+    assert!(text.contains("subnet: \"10.9.8.0/28\"") && text.contains("ipv4_address: \"10.9.8.2\""));
 }
 
 fn compose_uses_tls(doc: &Value) -> bool {

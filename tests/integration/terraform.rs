@@ -383,6 +383,43 @@ fn instances_and_security_group_rules_match_the_topology() {
                 other => panic!("{profile}: unexpected link from outside: {other:?}"),
             }
         }
+        // Reverse DNS: one PTR record per machine (for_each over local.machines, checked above),
+        // naming <machine>.<domain>, in a private reverse zone of the VPC.
+        let dns = &files["dns.tf"];
+        let resource = |kind: &str, name: &str| {
+            dns.blocks()
+                .find(|b| b.identifier.as_str() == "resource" && label(b, 0) == kind && label(b, 1) == name)
+                .unwrap_or_else(|| panic!("{profile}: no {kind}.{name} in dns.tf"))
+        };
+        let attr = |b: &Block, key: &str| {
+            let a = b.body.attributes().find(|a| a.key.as_str() == key);
+            let text = hcl::format::to_string(&a.unwrap_or_else(|| panic!("{profile}: no {key}")).expr).unwrap();
+            text.split_whitespace().collect::<String>()
+        };
+        let ptrs: Vec<&Block> =
+            dns.blocks().filter(|b| label(b, 0) == "aws_route53_record" && attr(b, "type") == "\"PTR\"").collect();
+        assert_eq!(ptrs.len(), 1, "{profile}: exactly one PTR record block");
+        let ptr = ptrs[0];
+        assert_eq!(label(ptr, 1), "machine_ptr");
+        assert_eq!(attr(ptr, "for_each"), "local.machines", "{profile}: one PTR per machine");
+        assert_eq!(attr(ptr, "records"), "[\"${each.key}.${local.domain}\"]", "{profile}: PTR target");
+        let name = attr(ptr, "name");
+        assert!(
+            name.contains("aws_instance.machine[each.key].private_ip") && name.ends_with(".in-addr.arpa\""),
+            "{profile}: PTR name {name}"
+        );
+        assert!(attr(ptr, "zone_id").starts_with("aws_route53_zone.reverse["), "{profile}: PTR zone");
+        let zone = resource("aws_route53_zone", "reverse");
+        assert_eq!(attr(zone, "for_each"), "local.reverse_zones");
+        assert!(
+            zone.body.blocks().any(|b| b.identifier.as_str() == "vpc"),
+            "{profile}: the reverse zone is not private"
+        );
+        // With an existing VPC, its CIDR blocks come from a data source, not var.vpc_cidr.
+        assert!(
+            dns.blocks().any(|b| b.identifier.as_str() == "data" && label(b, 0) == "aws_vpc"),
+            "{profile}: no aws_vpc data source for an existing VPC's CIDR"
+        );
         assert_eq!(topo.load_balancer, files.contains_key("load_balancer.tf"), "{profile}: load balancer");
         for (file, block) in blocks(&files, "resource") {
             if label(block, 0) != "aws_vpc_security_group_ingress_rule" {

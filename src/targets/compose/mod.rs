@@ -13,6 +13,10 @@
 //! - **Networks:** one per *server group* that some link points to (`gateway`, `dashboard`, each
 //!   Redis deployment, the database). A service is on its own group's network when something links
 //!   to it, and on the network of every group it links to; nothing else ([`service_networks`]).
+//! - **PostgreSQL host names:** the PostgreSQL network has a fixed subnet (`targets.compose.subnet`),
+//!   every service on it a fixed address, and every member `extra_hosts` for its clients and peers,
+//!   so `pg_hba.conf`'s host-name entries pass PostgreSQL's reverse and forward lookups
+//!   ([`postgres_addresses`]).
 //! - **Images:** pinned to exact tags ([`images`]); never `latest`.
 //! - **Secrets:** every value is `${NAME:?description}` interpolated from `.env` into
 //!   `environment:`; secret *files* (Redis includes, the MongoDB key file) are written at container
@@ -136,6 +140,15 @@ struct EnvVar {
 struct Net {
     name: String,
     aliases: Vec<String>,
+    ipv4_address: Option<String>,
+}
+
+/// A network of `compose.yaml`, with the fixed subnet of the PostgreSQL network.
+#[derive(Serialize)]
+struct NetDef {
+    name: String,
+    subnet: Option<String>,
+    gateway: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -166,6 +179,7 @@ struct Service {
     volumes: Vec<String>,
     ports: Vec<String>,
     networks: Vec<Net>,
+    extra_hosts: Vec<String>,
     depends_on: Vec<Dep>,
     healthcheck: Option<Health>,
 }
@@ -187,6 +201,7 @@ impl Service {
             volumes: Vec::new(),
             ports: Vec::new(),
             networks: Vec::new(),
+            extra_hosts: Vec::new(),
             depends_on: Vec::new(),
             healthcheck: None,
         }
@@ -207,7 +222,7 @@ impl Service {
 struct ComposeCtx<'a> {
     profile: &'a str,
     services: Vec<Service>,
-    networks: Vec<String>,
+    networks: Vec<NetDef>,
     volumes: Vec<String>,
 }
 
@@ -341,7 +356,8 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         lb.volumes.push("./haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro".into());
         lb.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
         lb.ports.push(publish(bind, LB_PORT, LB_PORT));
-        lb.networks = lb_networks(t).into_iter().map(|name| Net { name, aliases: Vec::new() }).collect();
+        lb.networks =
+            lb_networks(t).into_iter().map(|name| Net { name, aliases: Vec::new(), ipv4_address: None }).collect();
         lb.depend(INIT_SERVICE, "service_completed_successfully");
         for g in &gateways {
             lb.depend(&g.name, "service_healthy");
@@ -351,13 +367,18 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         set.add("haproxy/haproxy.cfg", haproxy_cfg(t, &gateways), FileMode::Normal)?;
     }
 
+    let pg_net = postgres_addresses(ctx, &mut services)?;
     let networks: BTreeSet<String> = services.iter().flat_map(|s| s.networks.iter().map(|n| n.name.clone())).collect();
-    let cctx = ComposeCtx {
-        profile: &p.name,
-        services,
-        networks: networks.into_iter().collect(),
-        volumes: volumes.into_iter().collect(),
-    };
+    let networks = networks
+        .into_iter()
+        .map(|name| match &pg_net {
+            Some(net) if net.name == name => {
+                NetDef { name, subnet: Some(net.subnet.clone()), gateway: Some(net.gateway.clone()) }
+            }
+            _ => NetDef { name, subnet: None, gateway: None },
+        })
+        .collect();
+    let cctx = ComposeCtx { profile: &p.name, services, networks, volumes: volumes.into_iter().collect() };
     set.add("compose.yaml", ctx.renderer.render("compose/compose.yaml.tera", &cctx)?, FileMode::Normal)?;
     set.add(".env.example", env_example(t), FileMode::Normal)?;
     let readme = ReadmeCtx {
@@ -377,6 +398,7 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         gateway_url: gateway_url(ctx),
         dashboard_url: (p.dashboard.nodes > 0).then(|| format!("http://{}:{DASHBOARD_PORT}", host_of(bind))),
         licence: p.dashboard.nodes > 0,
+        pg_subnet: pg_net.as_ref().map(|n| n.subnet.clone()),
         secrets: t
             .secrets
             .iter()
@@ -405,6 +427,7 @@ struct ReadmeCtx<'a> {
     dashboard_url: Option<String>,
     licence: bool,
     secrets: Vec<EnvSecret>,
+    pg_subnet: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -460,7 +483,10 @@ fn machine_services(
     let mut s = Service::new(&m.name, "machine", image.clone());
     s.machine = Some(m.name.clone());
     s.hostname = Some(m.host.clone());
-    s.networks = service_networks(t, m).into_iter().map(|name| Net { name, aliases: vec![m.host.clone()] }).collect();
+    s.networks = service_networks(t, m)
+        .into_iter()
+        .map(|name| Net { name, aliases: vec![m.host.clone()], ipv4_address: None })
+        .collect();
     s.depend(INIT_SERVICE, "service_completed_successfully");
     if tls {
         s.volumes.push(format!("{}-tls:{}:ro", m.name, crate::topology::TLS_DIR));
@@ -640,6 +666,91 @@ fn machine_services(
     let mut out = vec![s];
     out.extend(extra);
     Ok(out)
+}
+
+/// The fixed addressing of the PostgreSQL network.
+struct PgNet {
+    name: String,
+    subnet: String,
+    gateway: String,
+}
+
+/// `targets.compose.subnet` as (network address, prefix length): an IPv4 network address (no host
+/// bits set) with a prefix from /8 to /29.
+///
+/// # Errors
+/// The text is not such a subnet.
+pub fn parse_subnet(text: &str) -> anyhow::Result<(std::net::Ipv4Addr, u8)> {
+    let bad = || anyhow::anyhow!("targets.compose.subnet: {text:?} is not an IPv4 subnet like 172.30.0.0/24");
+    let (addr, prefix) = text.split_once('/').ok_or_else(bad)?;
+    let addr: std::net::Ipv4Addr = addr.parse().map_err(|_| bad())?;
+    let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+    anyhow::ensure!(
+        (8..=29).contains(&prefix),
+        "targets.compose.subnet: {text} has a /{prefix} prefix; use one from /8 to /29"
+    );
+    let mask = u32::MAX << (32 - prefix);
+    let network = std::net::Ipv4Addr::from(u32::from(addr) & mask);
+    anyhow::ensure!(
+        network == addr,
+        "targets.compose.subnet: {text} has host bits set; the network is {network}/{prefix}"
+    );
+    Ok((addr, prefix))
+}
+
+/// Fixed addresses on the PostgreSQL network, and `/etc/hosts` entries on its members.
+///
+/// `pg_hba.conf` names the Dashboard, Pump and member machines by host name (when their address
+/// is not pinned). PostgreSQL accepts such an entry only when a reverse lookup of the client's
+/// address gives that name and the name resolves forward to the same address. Docker's embedded
+/// DNS answers reverse lookups with `<container>.<network>`, so the bundle's entries would refuse
+/// every client. Without changing the bundle: the network gets the subnet
+/// `targets.compose.subnet` (gateway: its first host address), every service on it a fixed
+/// `ipv4_address` (from the second host address, in service order), and every PostgreSQL member
+/// an `extra_hosts` line `<host name>:<address>` for every machine on the network (its clients
+/// and the members, itself included). The postgres images are Debian-based (`hosts: files dns` in
+/// `nsswitch.conf`), so both lookups are answered from `/etc/hosts` first.
+///
+/// Redis and MongoDB need nothing of the kind: neither matches clients by name (`redis.conf` and
+/// `mongod.conf` only bind addresses; clients authenticate with passwords, MongoDB members with
+/// the key file).
+fn postgres_addresses(ctx: &Context<'_>, services: &mut [Service]) -> anyhow::Result<Option<PgNet>> {
+    let t = ctx.topology;
+    let Some(name) = t.machines.iter().find(|m| m.role == Role::Postgres).map(group_network) else {
+        return Ok(None);
+    };
+    let on_net = |s: &Service| s.networks.iter().any(|n| n.name == name);
+    let count = services.iter().filter(|s| on_net(s)).count();
+    if count == 0 {
+        return Ok(None);
+    }
+    let subnet = &ctx.profile.targets.compose.subnet;
+    let (network, prefix) = parse_subnet(subnet)?;
+    let base = u32::from(network);
+    let usable = (1u64 << (32 - prefix)) - 3; // minus network, gateway and broadcast addresses
+    anyhow::ensure!(
+        count as u64 <= usable,
+        "targets.compose.subnet: {subnet} has room for {usable} services, the PostgreSQL network needs {count}"
+    );
+    let mut hosts = Vec::new();
+    let mut next = base + 2;
+    for s in services.iter_mut() {
+        let Some(n) = s.networks.iter_mut().find(|n| n.name == name) else { continue };
+        let ip = std::net::Ipv4Addr::from(next).to_string();
+        next += 1;
+        n.ipv4_address = Some(ip.clone());
+        if s.machine.is_some()
+            && let Some(host) = &s.hostname
+        {
+            hosts.push(format!("{host}:{ip}"));
+        }
+    }
+    for s in services.iter_mut() {
+        if s.machine.as_deref().and_then(|m| t.machine(m)).is_some_and(|m| m.role == Role::Postgres) {
+            s.extra_hosts.clone_from(&hosts);
+        }
+    }
+    Ok(Some(PgNet { name, subnet: subnet.clone(), gateway: std::net::Ipv4Addr::from(base + 1).to_string() }))
 }
 
 fn mongo_tls(p: &crate::profile::Profile) -> String {
