@@ -25,7 +25,7 @@ pub enum Command {
     /// Nothing is written unless the whole render succeeds; files tykgen did not write (or that
     /// were edited since) are never overwritten without `--force`.
     ///
-    /// Example: `tykgen render production -t config --set gateway.nodes=3`
+    /// Example: `tykgen render production -t compose --set gateway.nodes=3`
     Render(RenderArgs),
     /// Check a profile against Tyk's production guidance and compatibility matrix.
     ///
@@ -83,7 +83,7 @@ pub struct RenderArgs {
     #[command(flatten)]
     pub input: ProfileArgs,
     /// What to render.
-    #[arg(short, long, value_enum, default_value_t = Target::Config)]
+    #[arg(short, long, value_enum, default_value_t = Target::All)]
     pub target: Target,
     /// The output folder; the profile's output goes into `OUT/<profile>/`.
     #[arg(short, long, value_name = "OUT", default_value = "out")]

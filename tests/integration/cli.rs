@@ -107,3 +107,21 @@ fn every_subcommand_help_has_an_example() {
     let out = tykgen().arg("--help").output().unwrap();
     assert!(out.status.success());
 }
+
+#[test]
+fn templates_dir_overrides_exactly_one_file() {
+    let base = tempfile::tempdir().unwrap();
+    let over = tempfile::tempdir().unwrap();
+    render_all("lab", base.path(), &[]);
+    let overrides = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(overrides.path().join("docs")).unwrap();
+    std::fs::write(overrides.path().join("docs/config-README.md.tera"), "# Ours: {{ profile.name }}\n").unwrap();
+    let dir = overrides.path().display().to_string();
+    render_all("lab", over.path(), &["--templates", &dir]);
+    let (a, b) = (tree(base.path()), tree(over.path()));
+    let differing: Vec<&String> = a.keys().filter(|k| a.get(*k) != b.get(*k)).collect();
+    assert_eq!(a.len(), b.len(), "the override must not add or remove files");
+    // The README itself and the manifest that records its hash.
+    assert_eq!(differing, ["lab/config/.tykgen-manifest", "lab/config/README.md"], "{differing:?}");
+    assert_eq!(b["lab/config/README.md"].0, b"# Ours: lab\n");
+}
