@@ -3,6 +3,7 @@
 //! A target is a pure function from the rendering `Context` to a `FileSet`; only `output`
 //! writes. Each target renders into its own folder `out/<profile>/<target>/`.
 
+pub mod ansible;
 pub mod compose;
 mod config;
 pub mod terraform;
@@ -25,6 +26,8 @@ pub enum Target {
     Compose,
     /// The Terraform AWS module (`out/<profile>/terraform/`).
     Terraform,
+    /// The Ansible project for bare metal or VMs (`out/<profile>/ansible/`).
+    Ansible,
     /// Every target above.
     All,
 }
@@ -34,7 +37,7 @@ impl Target {
     #[must_use]
     pub fn expand(self) -> Vec<Target> {
         match self {
-            Self::All => vec![Self::Config, Self::Compose, Self::Terraform],
+            Self::All => vec![Self::Config, Self::Compose, Self::Terraform, Self::Ansible],
             t => vec![t],
         }
     }
@@ -46,6 +49,7 @@ impl Target {
             Self::Config | Self::All => "config",
             Self::Compose => "compose",
             Self::Terraform => "terraform",
+            Self::Ansible => "ansible",
         }
     }
 }
@@ -73,5 +77,6 @@ pub fn render(target: Target, ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         Target::Config | Target::All => config::render(ctx),
         Target::Compose => compose::render(ctx),
         Target::Terraform => terraform::render(ctx),
+        Target::Ansible => ansible::render(ctx),
     }
 }

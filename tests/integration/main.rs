@@ -4,6 +4,7 @@
 //! find it through `tools::tool`, which skips with one line when it is missing, unless
 //! `TYKGEN_REQUIRE_TOOLS=1` (set by `.ci/run`) makes a missing tool a failure.
 
+mod ansible;
 mod check;
 mod cli;
 mod common;
