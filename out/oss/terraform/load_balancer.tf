@@ -1,0 +1,106 @@
+# An Application Load Balancer in front of the Gateways: HTTPS on 443 (TLS 1.2 or newer) from
+# var.lb_allowed_cidrs, forwarding to every Gateway on 8080, healthy when GET /hello answers 200.
+
+resource "aws_security_group" "lb" {
+  name_prefix = "${local.profile}-lb-"
+  description = "tykgen ${local.profile} lb: load balancer in front of the Tyk Gateways"
+  vpc_id      = local.vpc_id
+
+  tags = {
+    Name = "${local.profile}-lb"
+    Role = "load_balancer"
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_vpc_security_group_ingress_rule" "lb_https" {
+  for_each = toset(var.lb_allowed_cidrs)
+
+  security_group_id = aws_security_group.lb.id
+  cidr_ipv4         = each.value
+  ip_protocol       = "tcp"
+  from_port         = 443
+  to_port           = 443
+  description       = "HTTPS listener from ${each.value}"
+}
+
+resource "aws_lb" "gateway" {
+  #checkov:skip=CKV2_AWS_28:A WAF web ACL is an account-level choice (rules, cost); attach yours with aws_wafv2_web_acl_association. The Gateway itself authenticates and rate-limits every API.
+  #checkov:skip=CKV2_AWS_76:Same as CKV2_AWS_28: no WAF web ACL is created by this module.
+  name_prefix                = "tyk-"
+  internal                   = !var.public_load_balancer
+  load_balancer_type         = "application"
+  security_groups            = [aws_security_group.lb.id]
+  subnets                    = var.public_load_balancer ? local.public_subnet_ids : local.subnet_ids.app
+  drop_invalid_header_fields = true
+  enable_deletion_protection = var.lb_deletion_protection
+
+  access_logs {
+    bucket  = var.lb_access_logs_bucket
+    prefix  = "tykgen/${local.profile}"
+    enabled = true
+  }
+
+  tags = {
+    Name = "${local.profile}-gateway"
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.public_load_balancer || !contains(var.lb_allowed_cidrs, "0.0.0.0/0")
+      error_message = "lb_allowed_cidrs may contain 0.0.0.0/0 only with public_load_balancer = true."
+    }
+  }
+}
+
+resource "aws_lb_target_group" "gateway" {
+  name_prefix          = "tyk-"
+  port                 = 8080
+  protocol             = "HTTP"
+  vpc_id               = local.vpc_id
+  target_type          = "instance"
+  deregistration_delay = 30
+
+  health_check {
+    path                = "/hello"
+    port                = "traffic-port"
+    protocol            = "HTTP"
+    matcher             = "200"
+    interval            = 10
+    timeout             = 5
+    healthy_threshold   = 2
+    unhealthy_threshold = 3
+  }
+
+  tags = {
+    Name = "${local.profile}-gateway"
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "aws_lb_target_group_attachment" "gateway" {
+  for_each = { for name, m in local.machines : name => m if m.role == "gateway" }
+
+  target_group_arn = aws_lb_target_group.gateway.arn
+  target_id        = aws_instance.machine[each.key].id
+  port             = 8080
+}
+
+resource "aws_lb_listener" "https" {
+  load_balancer_arn = aws_lb.gateway.arn
+  port              = 443
+  protocol          = "HTTPS"
+  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn   = var.certificate_arn
+
+  default_action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.gateway.arn
+  }
+}
