@@ -4,6 +4,8 @@
 //! configuration files name machines by their host names (or pinned addresses), and network rules
 //! (security groups, compose networks, host firewalls) come from `links` alone.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::profile::{Engine, Profile, Redis, RedisMode};
@@ -309,13 +311,42 @@ pub struct Topology {
     pub database: Option<DatabaseCluster>,
     /// A load balancer fronts the Gateways.
     pub load_balancer: bool,
+    /// Lookups by machine name, built once so targets stay linear in the number of machines.
+    #[serde(skip)]
+    index: Index,
+}
+
+/// Positions of machines and links by machine name.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Index {
+    machine: BTreeMap<String, usize>,
+    links_from: BTreeMap<String, Vec<usize>>,
+    links_to: BTreeMap<String, Vec<usize>>,
+}
+
+impl Index {
+    fn new(t: &Topology) -> Self {
+        let mut index = Self::default();
+        for (i, m) in t.machines.iter().enumerate() {
+            index.machine.insert(m.name.clone(), i);
+        }
+        for (i, l) in t.links.iter().enumerate() {
+            if let Peer::Machine(from) = &l.from {
+                index.links_from.entry(from.clone()).or_default().push(i);
+            }
+            if let Peer::Machine(to) = &l.to {
+                index.links_to.entry(to.clone()).or_default().push(i);
+            }
+        }
+        index
+    }
 }
 
 impl Topology {
     /// The machine called `name`.
     #[must_use]
     pub fn machine(&self, name: &str) -> Option<&Machine> {
-        self.machines.iter().find(|m| m.name == name)
+        self.index.machine.get(name).map(|&i| &self.machines[i])
     }
 
     /// Machines with `role`, in order.
@@ -348,13 +379,13 @@ impl Topology {
     }
 
     /// The links whose server side is machine `name`.
-    pub fn links_to<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Link> + 'a {
-        self.links.iter().filter(move |l| l.to == Peer::Machine(name.to_owned()))
+    pub fn links_to<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Link> + 'a {
+        self.index.links_to.get(name).into_iter().flatten().map(|&i| &self.links[i])
     }
 
     /// The links whose client side is machine `name`.
-    pub fn links_from<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Link> + 'a {
-        self.links.iter().filter(move |l| l.from == Peer::Machine(name.to_owned()))
+    pub fn links_from<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Link> + 'a {
+        self.index.links_from.get(name).into_iter().flatten().map(|&i| &self.links[i])
     }
 }
 
@@ -370,6 +401,7 @@ pub fn build(p: &Profile) -> Topology {
         redis: Vec::new(),
         database: None,
         load_balancer: p.gateway.load_balancer,
+        index: Index::default(),
     };
     let add = |t: &mut Topology, role: Role, store: Option<Store>, index: u32, replication: Replication| {
         let prefix = store.map_or("", Store::prefix);
@@ -479,6 +511,7 @@ pub fn build(p: &Profile) -> Topology {
     t.links.sort();
     t.links.dedup();
     t.secrets.sort_by(|a, b| a.name.cmp(&b.name));
+    t.index = Index::new(&t);
     t
 }
 
