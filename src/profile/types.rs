@@ -636,19 +636,20 @@ pub const DURATION_PATTERN: &str = r"^[0-9]{1,9}(s|m|h|d)$";
 impl FromStr for Duration {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a duration like \"60s\", \"5m\", \"1h\" or \"1d\"");
-        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        let mult = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(bad()),
-        };
-        Ok(Self(n * mult))
+        const UNITS: [(&str, u64); 4] = [("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)];
+        number_with_unit(s, &UNITS)
+            .map(Self)
+            .ok_or_else(|| format!("`{s}` is not a duration like \"60s\", \"5m\", \"1h\" or \"1d\""))
     }
+}
+
+/// `<digits><unit>` as a number times the unit's multiplier; `None` when malformed or too large.
+fn number_with_unit(s: &str, units: &[(&str, u64)]) -> Option<u64> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = units.iter().find(|(u, _)| *u == unit)?.1;
+    n.checked_mul(mult)
 }
 
 impl Serialize for Duration {
@@ -691,23 +692,18 @@ pub const BYTESIZE_PATTERN: &str = r"^[0-9]{1,12}(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)
 impl FromStr for ByteSize {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a size like \"5GiB\" or \"500MB\"");
-        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-        let (num, unit) = s.split_at(split);
-        let n: u64 = num.parse().map_err(|_| bad())?;
-        let mult: u64 = match unit {
-            "B" => 1,
-            "KB" => 1000,
-            "MB" => 1000_u64.pow(2),
-            "GB" => 1000_u64.pow(3),
-            "TB" => 1000_u64.pow(4),
-            "KiB" => 1 << 10,
-            "MiB" => 1 << 20,
-            "GiB" => 1 << 30,
-            "TiB" => 1 << 40,
-            _ => return Err(bad()),
-        };
-        n.checked_mul(mult).map(Self).ok_or_else(bad)
+        const UNITS: [(&str, u64); 9] = [
+            ("B", 1),
+            ("KB", 1000),
+            ("MB", 1000_u64.pow(2)),
+            ("GB", 1000_u64.pow(3)),
+            ("TB", 1000_u64.pow(4)),
+            ("KiB", 1 << 10),
+            ("MiB", 1 << 20),
+            ("GiB", 1 << 30),
+            ("TiB", 1 << 40),
+        ];
+        number_with_unit(s, &UNITS).map(Self).ok_or_else(|| format!("`{s}` is not a size like \"5GiB\" or \"500MB\""))
     }
 }
 
