@@ -12,6 +12,14 @@
 //! - **PostgreSQL roles and database** are created by `bootstrap-primary.sql`, run with `psql`
 //!   on the primary; it reads the passwords from the environment with backquoted `printenv`
 //!   (works with every supported psql, unlike `\getenv` which needs 15+), and is idempotent.
+//! - **Analytics retention** (PostgreSQL, `analytics.retention_days`): the Pump shards its tables
+//!   by day, and the primary carries `retention.sql`, which drops the daily tables older than the
+//!   retention (a `DO` block that finds them by name; idempotent, no secret). The deployment runs
+//!   it on a schedule; it does nothing on a standby.
+//! - **Replication slots**: replicas are created with a permanent slot (`pg_basebackup -C -S`), so
+//!   `max_slot_wal_keep_size` (PostgreSQL 13+) caps the WAL a slot may hold back on every member:
+//!   a replica that stays down invalidates its slot (and must be bootstrapped again) instead of
+//!   filling the primary's disk.
 //! - **Mutual TLS** (PostgreSQL): `clientcert=verify-ca` (a certificate signed by the CA, plus
 //!   the scram password). Not `verify-full`: it compares the certificate's CN with the role
 //!   name (`tyk`, `replicator`), which per-machine certificates (CN = host name) do not match,
@@ -37,6 +45,11 @@ pub(crate) const DB_USER: &str = "tyk";
 pub(crate) const REPLICATION_ROLE: &str = "replicator";
 /// Where the bootstrap scripts are installed.
 pub(crate) const SCRIPT_DIR: &str = "/usr/local/lib/tykgen";
+/// The Pump's sharded tables `retention.sql` drops: `<prefix>_YYYYMMDD` (tyk-pump's
+/// `analytics.SQLTable`, `AggregateSQLTable` and `UptimeSQLTable`).
+pub(crate) const SHARDED_TABLE_PATTERN: &str = "^tyk_(analytics|aggregated|uptime_analytics)_[0-9]{8}$";
+/// WAL a replication slot may hold back on a member (`max_slot_wal_keep_size`, PostgreSQL 13+).
+pub(crate) const MAX_SLOT_WAL_KEEP_SIZE: &str = "10GB";
 /// MongoDB's configuration file.
 pub(crate) const MONGOD_CONF: &str = "/etc/mongod.conf";
 /// MongoDB's key file (internal authentication), written from the `mongodb_keyfile` secret.
@@ -99,6 +112,7 @@ struct PgConfCtx<'a> {
     listen_note: &'static str,
     port: u16,
     tls: Option<PgTls>,
+    max_slot_wal_keep_size: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -129,6 +143,16 @@ struct PrimaryCtx<'a> {
     role: &'static str,
     replication_role: &'static str,
     database: &'static str,
+}
+
+#[derive(Serialize)]
+struct RetentionCtx<'a> {
+    machine: &'a str,
+    profile: &'a str,
+    database: &'static str,
+    days: u32,
+    pattern: &'static str,
+    path: &'a str,
 }
 
 #[derive(Serialize)]
@@ -190,6 +214,7 @@ fn postgres(
             },
             port: POSTGRES_PORT,
             tls: tls.then_some(PgTls { cert: tls_paths::CERT, key: tls_paths::KEY, ca: tls_paths::CA }),
+            max_slot_wal_keep_size: (major >= 13).then_some(MAX_SLOT_WAL_KEEP_SIZE),
         },
     )?;
 
@@ -247,6 +272,21 @@ fn postgres(
                 sql,
                 FileMode::Normal,
             ));
+            if let Some(days) = profile.analytics.retention_days {
+                let path = format!("{SCRIPT_DIR}/retention.sql");
+                let sql = r.render(
+                    "config/retention.sql.tera",
+                    &RetentionCtx {
+                        machine: &m.name,
+                        profile: &profile.name,
+                        database: DATABASE,
+                        days,
+                        pattern: SHARDED_TABLE_PATTERN,
+                        path: &path,
+                    },
+                )?;
+                files.push(file("retention.sql", path, sql, FileMode::Normal));
+            }
             for (var, secret) in [
                 ("POSTGRES_PASSWORD", "postgres_superuser_password"),
                 ("POSTGRES_TYK_PASSWORD", "postgres_tyk_password"),
@@ -457,6 +497,14 @@ mod tests {
                     assert!(l.starts_with(if tls { "hostssl " } else { "host " }), "{l}");
                     assert!(l.contains("scram-sha-256"), "{l}");
                 }
+                assert!(conf.contains("\nmax_slot_wal_keep_size = '10GB'\n"), "{member}: {conf}");
+                let retention = files.iter().find(|f| f.name == "retention.sql");
+                assert!(retention.is_none() || i == 0, "{member}: retention.sql on the primary only");
+                if let Some(f) = retention {
+                    assert_eq!(f.install_path, format!("{SCRIPT_DIR}/retention.sql"));
+                    assert!(f.contents.contains(&format!("'{SHARDED_TABLE_PATTERN}'")), "{}", f.contents);
+                    assert!(f.contents.contains("\\connect tyk_analytics\n") && f.contents.contains("DROP TABLE"));
+                }
                 if i == 0 {
                     let sql = get(files, "bootstrap-primary.sql");
                     assert!(sql.contains("CREATE DATABASE tyk_analytics OWNER tyk") && sql.contains("\\gexec"));
@@ -480,6 +528,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn retention_sql_follows_retention_days() {
+        let (_, b) = bundle_of("production", &["analytics.retention_days=7"]);
+        let sql = get(files_of(&b, "postgres-1"), "retention.sql");
+        assert!(sql.contains("keep_from constant date := current_date - 7;"), "{sql}");
+        assert!(!sql.contains("{{") && !sql.contains("{%"), "{sql}");
+        // PostgreSQL 12 has no max_slot_wal_keep_size: the file says so instead of setting it.
+        let (_, b) = bundle_of("production", &["database.version=12"]);
+        let conf = get(files_of(&b, "postgres-1"), "postgresql.conf");
+        assert!(!conf.lines().any(|l| l.starts_with("max_slot_wal_keep_size")), "{conf}");
+        assert!(conf.contains("# max_slot_wal_keep_size needs PostgreSQL 13+"), "{conf}");
     }
 
     #[test]

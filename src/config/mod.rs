@@ -9,6 +9,8 @@ mod database;
 mod redis;
 mod tyk;
 
+pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
+
 use std::collections::BTreeMap;
 
 use serde::Serialize;

@@ -475,8 +475,9 @@ pub struct ComposeOptions {
     /// (`extra_hosts`), so `pg_hba.conf`'s host-name entries pass PostgreSQL's reverse and forward
     /// lookups (Docker's DNS would answer the reverse lookup with `<container>.<network>`). A
     /// private range is right here: it is a Docker bridge that exists only on the machine running
-    /// the lab. Change it when it overlaps a network of that machine or of another lab running at
-    /// the same time.
+    /// the lab. Each Redis Cluster network takes the next block of the same size, so its nodes keep
+    /// their addresses (recorded in `nodes.conf`) across `docker compose down`/`up`. Change it when
+    /// it overlaps a network of that machine or of another lab running at the same time.
     #[serde(default = "default_subnet")]
     #[schemars(
         regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}/[0-9]{1,2}$"),

@@ -23,6 +23,8 @@
 //!   PostgreSQL checks `pg_hba.conf`'s host names by reverse lookup and a forward check. /16: reverse
 //!   zones start at an octet boundary and a VPC block is at most a /16, so one zone holds it whole;
 //!   with `existing_vpc_id` the blocks come from an `aws_vpc` data source.
+//! - **AMI:** the newest Canonical Ubuntu 24.04 unless `ami_id` is set; with MongoDB older than
+//!   8.0, which has no Ubuntu 24.04 packages, Ubuntu 22.04 for every machine ([`ubuntu`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -85,6 +87,42 @@ struct TfRole {
     data_volume_gb: Option<u32>,
 }
 
+/// The Ubuntu release of the default AMI (`data "aws_ami" "ubuntu"`).
+#[derive(Debug, Serialize)]
+struct Ubuntu {
+    version: &'static str,
+    codename: &'static str,
+    /// Canonical's AMI name prefix: gp3 images from 23.10 on, gp2 (`hvm-ssd`) before.
+    image: &'static str,
+    /// Why not the newest LTS, when it is not.
+    reason: Option<String>,
+}
+
+impl Ubuntu {
+    /// The `name` filter of Canonical's AMIs of this release (amd64 server images).
+    fn ami_name(&self) -> String {
+        format!("ubuntu/images/{}/ubuntu-{}-{}-amd64-server-*", self.image, self.codename, self.version)
+    }
+}
+
+/// Ubuntu 24.04 (noble), unless the profile has MongoDB older than 8.0, which MongoDB publishes
+/// no noble packages for (the Ansible role refuses it): then every machine gets 22.04 (jammy),
+/// which every role supports, so one AMI serves the whole module.
+fn ubuntu(profile: &crate::profile::Profile) -> Ubuntu {
+    match profile.database.as_ref() {
+        Some(db) if db.engine == crate::profile::Engine::Mongodb && !db.version.at_least(8, 0, 0) => Ubuntu {
+            version: "22.04",
+            codename: "jammy",
+            image: "hvm-ssd",
+            reason: Some(format!(
+                "MongoDB {} has no packages for Ubuntu 24.04 (MongoDB 8.0 is the first)",
+                db.version.as_str()
+            )),
+        },
+        _ => Ubuntu { version: "24.04", codename: "noble", image: "hvm-ssd-gp3", reason: None },
+    }
+}
+
 #[derive(Serialize)]
 struct TfContext<'a> {
     profile: &'a str,
@@ -100,6 +138,8 @@ struct TfContext<'a> {
     groups: Vec<TfGroup>,
     roles: Vec<TfRole>,
     volume_roles: Vec<&'a TfRole>,
+    ubuntu: Ubuntu,
+    ami_name: String,
 }
 
 /// The security-group tier of a machine: its name without the trailing `-<index>`.
@@ -272,6 +312,8 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         groups,
         roles,
         volume_roles: volume_roles_owned.iter().collect(),
+        ami_name: ubuntu(ctx.profile).ami_name(),
+        ubuntu: ubuntu(ctx.profile),
     };
 
     let mut set = FileSet::new();
@@ -317,6 +359,25 @@ mod tests {
         assert!(rules.contains_key("pump-to-analytics-redis-6379"), "{:?}", rules.keys());
         assert!(!rules.contains_key("pump-to-redis-6379"));
         assert!(rules.contains_key("redis-to-redis-16379"), "cluster bus between the nodes");
+    }
+
+    #[test]
+    fn mongodb_before_8_gets_ubuntu_22_04() {
+        let profile = |name: &str, sets: &[&str]| {
+            let input = Input {
+                profile: Some(name.into()),
+                sets: sets.iter().map(|s| (*s).to_owned()).collect(),
+                ..Input::default()
+            };
+            load(&input).unwrap().profile
+        };
+        let u = ubuntu(&profile("production-mongo", &[]));
+        assert_eq!(u.ami_name(), "ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*");
+        assert!(u.reason.unwrap().contains("MongoDB 7.0"));
+        let u = ubuntu(&profile("production-mongo", &["database.version=8.0"]));
+        assert_eq!((u.codename, u.reason), ("noble", None));
+        let u = ubuntu(&profile("production", &[]));
+        assert_eq!(u.ami_name(), "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*");
     }
 
     #[test]

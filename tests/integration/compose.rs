@@ -52,6 +52,8 @@ fn parse(dir: &Path) -> Value {
 #[test]
 fn compose_lab_of_every_builtin_profile() {
     let mut pg_profiles = 0;
+    let mut cluster_profiles = 0;
+    let alphabet = regex::Regex::new(r"^[A-Za-z0-9._~-]+$").unwrap();
     for profile in builtins() {
         let t = topology(&profile);
         let (_tmp, dir) = render(&profile);
@@ -180,6 +182,23 @@ fn compose_lab_of_every_builtin_profile() {
 
         // pg_hba.conf host names: both lookups answered from each PostgreSQL member's /etc/hosts.
         pg_host_names_resolve(&profile, &t, &doc, &dir, &mut pg_profiles);
+        // Redis Cluster networks: fixed addresses too, subnets derived from targets.compose.subnet.
+        cluster_addresses_are_fixed(&profile, &t, &doc, &mut cluster_profiles);
+        // Servers that rewrite their configuration run a re-seeded writable copy.
+        rewritten_configs_are_seeded_copies(&profile, &t, &doc);
+        // .env.example states the alphabet of every value; lab-secrets keeps to it.
+        let example = std::fs::read_to_string(dir.join(".env.example")).unwrap();
+        assert!(example.contains("[A-Za-z0-9._~-]+"), "{profile}: .env.example does not state the alphabet");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        assert!(readme.contains("`[A-Za-z0-9._~-]`"), "{profile}: README does not state the alphabet");
+        for (k, v) in &env {
+            assert!(alphabet.is_match(v), "{profile}: {k} has a character outside [A-Za-z0-9._~-]");
+        }
+        // Retention: production targets run the primary's retention.sql; the README says how by hand.
+        if t.machines.iter().any(|m| m.role == tykgen::topology::Role::Postgres) {
+            assert!(dir.join("config/postgres-1/retention.sql").is_file(), "{profile}: no retention.sql");
+            assert!(readme.contains("## Analytics retention") && readme.contains("retention.sql"), "{profile}");
+        }
 
         // No secret value anywhere in the rendered folder (but not .env and tls/, which are not rendered).
         for entry in walk(&dir) {
@@ -236,6 +255,151 @@ fn compose_lab_of_every_builtin_profile() {
         }
     }
     assert!(pg_profiles > 0, "no built-in profile has PostgreSQL");
+    assert!(cluster_profiles > 0, "no built-in profile has a Redis Cluster");
+}
+
+/// The network of every Redis Cluster has a fixed subnet (after the PostgreSQL network's, each the
+/// next block of `targets.compose.subnet`'s size) and every service on it a unique fixed address
+/// inside it; no two fixed subnets overlap.
+fn cluster_addresses_are_fixed(profile: &str, t: &Topology, doc: &Value, cluster_profiles: &mut usize) {
+    use tykgen::profile::RedisMode;
+    let services = doc["services"].as_object().unwrap();
+    let mut expected = Vec::new();
+    if let Some(pg) = t.machines.iter().find(|m| m.role == tykgen::topology::Role::Postgres) {
+        expected.push(compose::group_network(pg));
+    }
+    for d in t.redis.iter().filter(|d| d.settings.mode == RedisMode::Cluster) {
+        *cluster_profiles += 1;
+        expected.push(compose::group_network(t.machine(&d.nodes[0]).unwrap()));
+    }
+    let blocks = compose::derive_subnets("172.30.0.0/24", expected.len()).unwrap();
+    let fixed: BTreeSet<String> = doc["networks"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, n)| n.get("ipam").is_some())
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert_eq!(fixed, expected.iter().cloned().collect(), "{profile}: networks with fixed subnets");
+    for (net, (base, prefix)) in expected.iter().zip(blocks) {
+        let subnet = doc["networks"][net]["ipam"]["config"][0]["subnet"].as_str().unwrap();
+        assert_eq!(subnet, format!("{base}/{prefix}"), "{profile}: subnet of {net}");
+        let (lo, hi) = (u32::from(base), u32::from(base) + (1u32 << (32 - prefix)) - 1);
+        let mut seen = BTreeSet::new();
+        for (name, s) in services {
+            let Some(n) = s["networks"].get(net) else { continue };
+            let ip = n["ipv4_address"].as_str().unwrap_or_else(|| panic!("{profile}/{name}: no ipv4_address on {net}"));
+            let v = u32::from(ip.parse::<std::net::Ipv4Addr>().unwrap());
+            assert!(v > lo + 1 && v < hi, "{profile}/{name}: {ip} is not a host address of {subnet}");
+            assert!(seen.insert(ip.to_owned()), "{profile}/{name}: {ip} is used twice on {net}");
+        }
+    }
+}
+
+/// Sentinels, and Redis servers under Sentinel, mount the bundle file under
+/// /usr/local/share/tykgen, keep a writable copy in their state volume at /etc/redis, and seed it
+/// with the checksum logic; every other Redis server mounts redis.conf in place.
+fn rewritten_configs_are_seeded_copies(profile: &str, t: &Topology, doc: &Value) {
+    use tykgen::profile::RedisMode;
+    use tykgen::topology::Role;
+    for m in t.machines.iter().filter(|m| matches!(m.role, Role::Redis | Role::Sentinel)) {
+        let s = &doc["services"][&m.name];
+        let volumes: Vec<&str> = s["volumes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        let script = s["entrypoint"][2].as_str().unwrap();
+        let mode = t.redis_for(m.store.unwrap()).settings.mode;
+        let file = if m.role == Role::Sentinel { "sentinel.conf" } else { "redis.conf" };
+        let shared = format!("./config/{}/{file}:/usr/local/share/tykgen/{file}:ro", m.name);
+        let at = format!("{profile}/{}", m.name);
+        if m.role == Role::Sentinel || mode == RedisMode::Sentinel {
+            assert!(volumes.contains(&shared.as_str()), "{at}: {volumes:?}");
+            assert!(volumes.contains(&format!("{}-state:/etc/redis", m.name).as_str()), "{at}: {volumes:?}");
+            assert!(script.contains(&format!("/etc/redis/{file}.tykgen-seed")), "{at}: {script}");
+            assert!(script.contains("| sha256sum"), "{at}: {script}");
+            // The secrets are written before the checksum that covers them is taken.
+            let secrets = script.find("tykgen-").unwrap();
+            assert!(secrets < script.find("sha256sum").unwrap(), "{at}: {script}");
+        } else {
+            assert!(volumes.contains(&format!("./config/{}/redis.conf:/etc/redis/redis.conf:ro", m.name).as_str()));
+            assert!(!script.contains("sha256sum"), "{at}: {script}");
+        }
+    }
+}
+
+/// The seed logic, run by a real shell: the first start copies the bundle file; a start with the
+/// same file and secrets keeps the server's rewrites; a changed file or a changed secret re-seeds.
+#[test]
+fn the_seed_script_reseeds_only_on_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |f: &str| tmp.path().join(f).display().to_string();
+    let (seed, live, secrets) = (p("share.conf"), p("live.conf"), p("secrets.conf"));
+    let script = format!("set -eu\n{}", compose::seed_script(&seed, &live, std::slice::from_ref(&secrets)));
+    let start = || {
+        let out = std::process::Command::new("sh").args(["-c", &script]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).contains("seeded")
+    };
+    let read = |f: &str| std::fs::read_to_string(f).unwrap();
+    std::fs::write(&seed, "port 6379\n").unwrap();
+    std::fs::write(&secrets, "requirepass one\n").unwrap();
+    assert!(start(), "first start must seed");
+    assert_eq!(read(&live), "port 6379\n");
+    assert_eq!(std::fs::metadata(&live).unwrap().permissions().mode() & 0o777, 0o600);
+    // The server rewrites its copy (failover, and the included password after the include).
+    std::fs::write(&live, "port 6379\nreplicaof 10.0.0.9 6379\nrequirepass one\n").unwrap();
+    assert!(!start(), "an unchanged seed must keep the rewritten copy");
+    assert!(read(&live).contains("replicaof 10.0.0.9"));
+    // A rotated password re-seeds.
+    std::fs::write(&secrets, "requirepass two\n").unwrap();
+    assert!(start(), "a changed secret must re-seed");
+    assert_eq!(read(&live), "port 6379\n");
+    std::fs::write(&live, "rewritten\n").unwrap();
+    assert!(!start());
+    // A newly rendered bundle file re-seeds.
+    std::fs::write(&seed, "port 6380\n").unwrap();
+    assert!(start(), "a changed bundle file must re-seed");
+    assert_eq!(read(&live), "port 6380\n");
+    assert!(!start());
+}
+
+#[test]
+fn fixed_subnets_are_derived_and_must_fit() {
+    let s = |text: &str, n: usize| {
+        compose::derive_subnets(text, n).map(|v| v.iter().map(|(a, p)| format!("{a}/{p}")).collect::<Vec<_>>())
+    };
+    assert_eq!(s("172.30.0.0/24", 3).unwrap(), ["172.30.0.0/24", "172.30.1.0/24", "172.30.2.0/24"]);
+    assert_eq!(s("10.9.8.0/28", 2).unwrap(), ["10.9.8.0/28", "10.9.8.16/28"]);
+    assert_eq!(s("100.64.0.0/24", 2).unwrap(), ["100.64.0.0/24", "100.64.1.0/24"]);
+    // Past the private range the subnet is in, or past the IPv4 space: refused, naming the option.
+    for (text, n) in [("172.31.255.0/24", 2), ("192.168.255.240/28", 2), ("10.0.0.0/8", 2), ("255.255.255.0/24", 2)] {
+        let e = s(text, n).expect_err(text).to_string();
+        assert!(e.contains("targets.compose.subnet") && e.contains("choose a lower subnet"), "{e}");
+    }
+    assert!(s("172.31.255.0/24", 1).is_ok());
+    // The redis-cluster profile renders with its networks one block apart; a subnet at the end of
+    // the private range leaves no room for its second network.
+    let tmp = tempfile::tempdir().unwrap();
+    let render = |subnet: &str| {
+        tykgen()
+            .args([
+                "render",
+                "redis-cluster",
+                "-t",
+                "compose",
+                "--set",
+                &format!("targets.compose.subnet={subnet}"),
+                "-o",
+            ])
+            .arg(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let out = render("10.20.0.0/26");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(tmp.path().join("redis-cluster/compose/compose.yaml")).unwrap();
+    assert!(text.contains("subnet: \"10.20.0.0/26\"") && text.contains("subnet: \"10.20.0.64/26\""), "{text}");
+    let out = render("192.168.255.0/24");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("targets.compose.subnet"));
 }
 
 /// Every host name of a mounted `pg_hba.conf` is an `extra_hosts` entry of every PostgreSQL service,

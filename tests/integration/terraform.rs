@@ -722,3 +722,45 @@ fn security_groups_are_least_privilege() {
     assert!(sources("redis-cluster", "analytics-redis").iter().any(|(from, _)| from == "pump"));
     assert!(sources("redis-cluster", "cache-redis").iter().all(|(from, _)| from != "pump" && from != "dashboard"));
 }
+
+/// The default AMI is Ubuntu 24.04, except with MongoDB older than 8.0 (no Ubuntu 24.04 packages;
+/// the Ansible role refuses it): then Ubuntu 22.04, and the README says why.
+#[test]
+fn the_default_ami_is_a_release_the_database_supports() {
+    let mut jammy = 0;
+    for profile in builtins() {
+        let loaded = load(&Input { profile: Some(profile.clone()), ..Input::default() }).unwrap();
+        let old_mongo = loaded
+            .profile
+            .database
+            .as_ref()
+            .is_some_and(|d| d.engine == tykgen::profile::Engine::Mongodb && !d.version.at_least(8, 0, 0));
+        let (_tmp, dir) = render(&profile);
+        let files = parse_dir(&dir);
+        let (_, ami) = blocks(&files, "data").find(|(_, b)| label(b, 0) == "aws_ami").expect("data aws_ami");
+        let names: Vec<String> = ami
+            .body
+            .blocks()
+            .filter(|b| b.identifier() == "filter")
+            .filter(|b| b.body.attributes().any(|a| a.key() == "name" && a.expr == Expression::from("name")))
+            .flat_map(|b| b.body.attributes().filter(|a| a.key() == "values").map(|a| a.expr.to_string()))
+            .collect();
+        assert_eq!(names.len(), 1, "{profile}: {names:?}");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        if old_mongo {
+            jammy += 1;
+            assert!(
+                names[0].contains("ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"),
+                "{profile}: {names:?}"
+            );
+            assert!(readme.contains("## Operating system") && readme.contains("Ubuntu 22.04 LTS (jammy)"), "{profile}");
+        } else {
+            assert!(
+                names[0].contains("ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"),
+                "{profile}: {names:?}"
+            );
+            assert!(!readme.contains("## Operating system"), "{profile}");
+        }
+    }
+    assert!(jammy > 0, "no built-in profile has MongoDB older than 8.0");
+}

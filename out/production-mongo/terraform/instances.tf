@@ -2,14 +2,14 @@
 # (no public address): the Tyk components in the "app" subnets, Redis, Sentinels and databases in
 # the "data" subnets. Machines of one role are spread over the zones by az_index. IMDSv2 only,
 # encrypted root volumes; Redis and database machines get a separate encrypted data volume.
-
+# Ubuntu 22.04, not 24.04: MongoDB 7.0 has no packages for Ubuntu 24.04 (MongoDB 8.0 is the first).
 data "aws_ami" "ubuntu" {
   most_recent = true
   owners      = ["099720109477"] # Canonical
 
   filter {
     name   = "name"
-    values = ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*"]
+    values = ["ubuntu/images/hvm-ssd/ubuntu-jammy-22.04-amd64-server-*"]
   }
 
   filter {

@@ -111,7 +111,7 @@ variable "data_volume_size_gb" {
 }
 
 variable "ami_id" {
-  description = "AMI of every instance. Null selects the newest Ubuntu 24.04 LTS (amd64) AMI published by Canonical."
+  description = "AMI of every instance. Null selects the newest Ubuntu 22.04 LTS (amd64) AMI published by Canonical."
   type        = string
   default     = null
 

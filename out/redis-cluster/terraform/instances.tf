@@ -2,7 +2,6 @@
 # (no public address): the Tyk components in the "app" subnets, Redis, Sentinels and databases in
 # the "data" subnets. Machines of one role are spread over the zones by az_index. IMDSv2 only,
 # encrypted root volumes; Redis and database machines get a separate encrypted data volume.
-
 data "aws_ami" "ubuntu" {
   most_recent = true
   owners      = ["099720109477"] # Canonical

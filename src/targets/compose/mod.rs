@@ -13,10 +13,14 @@
 //! - **Networks:** one per *server group* that some link points to (`gateway`, `dashboard`, each
 //!   Redis deployment, the database). A service is on its own group's network when something links
 //!   to it, and on the network of every group it links to; nothing else ([`service_networks`]).
-//! - **PostgreSQL host names:** the PostgreSQL network has a fixed subnet (`targets.compose.subnet`),
-//!   every service on it a fixed address, and every member `extra_hosts` for its clients and peers,
-//!   so `pg_hba.conf`'s host-name entries pass PostgreSQL's reverse and forward lookups
-//!   ([`postgres_addresses`]).
+//! - **Fixed addresses:** the PostgreSQL network and the network of every Redis Cluster have fixed
+//!   subnets (derived from `targets.compose.subnet`) and every service on them a fixed address:
+//!   PostgreSQL members get `extra_hosts` for their clients and peers, so `pg_hba.conf`'s host-name
+//!   entries pass PostgreSQL's reverse and forward lookups; Redis Cluster nodes find each other at
+//!   the addresses `nodes.conf` recorded after `docker compose down`/`up` ([`fixed_addresses`]).
+//! - **Rewritten configuration:** Sentinels, and Redis servers under Sentinel, rewrite their
+//!   configuration file: they run a writable copy in a state volume, seeded from the mounted bundle
+//!   file and seeded again when it or the secrets change ([`seed_script`]).
 //! - **Images:** pinned to exact tags ([`images`]); never `latest`.
 //! - **Secrets:** every value is `${NAME:?description}` interpolated from `.env` into
 //!   `environment:`; secret *files* (Redis includes, the MongoDB key file) are written at container
@@ -143,12 +147,14 @@ struct Net {
     ipv4_address: Option<String>,
 }
 
-/// A network of `compose.yaml`, with the fixed subnet of the PostgreSQL network.
+/// A network of `compose.yaml`, with its fixed subnet when it has one ([`fixed_addresses`]).
 #[derive(Serialize)]
 struct NetDef {
     name: String,
     subnet: Option<String>,
     gateway: Option<String>,
+    /// The PostgreSQL network (else a Redis Cluster's), for the comment.
+    postgres: bool,
 }
 
 #[derive(Serialize)]
@@ -367,20 +373,29 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         set.add("haproxy/haproxy.cfg", haproxy_cfg(t, &gateways), FileMode::Normal)?;
     }
 
-    let pg_net = postgres_addresses(ctx, &mut services)?;
+    let fixed = fixed_addresses(ctx, &mut services)?;
     let networks: BTreeSet<String> = services.iter().flat_map(|s| s.networks.iter().map(|n| n.name.clone())).collect();
     let networks = networks
         .into_iter()
-        .map(|name| match &pg_net {
-            Some(net) if net.name == name => {
-                NetDef { name, subnet: Some(net.subnet.clone()), gateway: Some(net.gateway.clone()) }
-            }
-            _ => NetDef { name, subnet: None, gateway: None },
+        .map(|name| match fixed.iter().find(|f| f.name == name) {
+            Some(net) => NetDef {
+                name,
+                subnet: Some(net.subnet.clone()),
+                gateway: Some(net.gateway.clone()),
+                postgres: net.postgres,
+            },
+            None => NetDef { name, subnet: None, gateway: None, postgres: false },
         })
         .collect();
     let cctx = ComposeCtx { profile: &p.name, services, networks, volumes: volumes.into_iter().collect() };
     set.add("compose.yaml", ctx.renderer.render("compose/compose.yaml.tera", &cctx)?, FileMode::Normal)?;
     set.add(".env.example", env_example(t), FileMode::Normal)?;
+    // The PostgreSQL primary's retention.sql, which production targets run daily (not the lab).
+    let retention =
+        t.machines.iter().filter(|m| m.role == Role::Postgres && m.replication == Replication::Primary).find_map(|m| {
+            let f = ctx.bundle.get(&m.name)?.files.iter().find(|f| f.name == "retention.sql")?;
+            Some((m.name.as_str(), f.install_path.as_str()))
+        });
     let readme = ReadmeCtx {
         profile: &p.name,
         services: cctx
@@ -398,7 +413,15 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         gateway_url: gateway_url(ctx),
         dashboard_url: (p.dashboard.nodes > 0).then(|| format!("http://{}:{DASHBOARD_PORT}", host_of(bind))),
         licence: p.dashboard.nodes > 0,
-        pg_subnet: pg_net.as_ref().map(|n| n.subnet.clone()),
+        retention_days: retention.map(|_| p.analytics.retention_days.unwrap_or_default()),
+        pg_primary: retention.map(|(m, _)| m.to_owned()),
+        retention_path: retention.map(|(_, path)| path.to_owned()),
+        pg_subnet: fixed.iter().find(|n| n.postgres).map(|n| n.subnet.clone()),
+        redis_subnets: fixed
+            .iter()
+            .filter(|n| !n.postgres)
+            .map(|n| FixedSubnet { name: n.name.clone(), subnet: n.subnet.clone() })
+            .collect(),
         secrets: t
             .secrets
             .iter()
@@ -428,6 +451,17 @@ struct ReadmeCtx<'a> {
     licence: bool,
     secrets: Vec<EnvSecret>,
     pg_subnet: Option<String>,
+    redis_subnets: Vec<FixedSubnet>,
+    /// `analytics.retention_days`, when the PostgreSQL primary carries `retention.sql`.
+    retention_days: Option<u32>,
+    pg_primary: Option<String>,
+    retention_path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct FixedSubnet {
+    name: String,
+    subnet: String,
 }
 
 #[derive(Serialize)]
@@ -491,10 +525,14 @@ fn machine_services(
     if tls {
         s.volumes.push(format!("{}-tls:{}:ro", m.name, crate::topology::TLS_DIR));
     }
-    // Config files at their install paths (Sentinel's, which it rewrites, go to SHARE_DIR).
+    // Config files at their install paths. Those the server rewrites (Sentinel's, and a Redis
+    // server's under Sentinel, which has it CONFIG REWRITE on failover) go to SHARE_DIR, the seed
+    // of a writable copy in the state volume (see `seed_script`).
+    let rewritten = rewrites_config(t, m);
     for f in &mc.files {
         let target = match (m.role, f.name.as_str()) {
             (Role::Sentinel, _) => format!("{SHARE_DIR}/{}", f.name),
+            (Role::Redis, "redis.conf") if rewritten => format!("{SHARE_DIR}/{}", f.name),
             (Role::Postgres, "bootstrap-primary.sql") => "/docker-entrypoint-initdb.d/bootstrap-primary.sql".into(),
             _ => f.install_path.clone(),
         };
@@ -563,12 +601,23 @@ fn machine_services(
             let store = m.store.unwrap_or(Store::Main);
             volumes.insert(data.clone());
             s.volumes.push(format!("{data}:/var/lib/redis"));
+            let conf = crate::config::REDIS_CONF;
+            let (state_script, owned) = if rewritten {
+                let state = format!("{}-state", m.name);
+                volumes.insert(state.clone());
+                s.volumes.push(format!("{state}:/etc/redis"));
+                let secrets = secret_paths(&mc.secrets);
+                (seed_script(&format!("{SHARE_DIR}/redis.conf"), conf, &secrets), " /etc/redis")
+            } else {
+                (String::new(), "")
+            };
             s.entrypoint = vec![
                 "/bin/sh".into(),
                 "-c".into(),
                 format!(
-                    "set -eu\n{files_script}mkdir -p /run/redis /var/lib/redis\nchown redis:redis /run/redis /var/lib/redis\n\
-                     exec docker-entrypoint.sh redis-server /etc/redis/redis.conf\n"
+                    "set -eu\n{files_script}{state_script}mkdir -p /run/redis /var/lib/redis\n\
+                     chown -R redis:redis /run/redis /var/lib/redis{owned}\n\
+                     exec docker-entrypoint.sh redis-server {conf}\n"
                 ),
             ];
             let dep = t.redis_for(store);
@@ -591,11 +640,15 @@ fn machine_services(
                 "/bin/sh".into(),
                 "-c".into(),
                 format!(
-                    "set -eu\n# Sentinel rewrites its configuration: it runs a writable copy kept in the state volume.\n\
-                     [ -f /etc/redis/sentinel.conf ] || cp {SHARE_DIR}/sentinel.conf /etc/redis/sentinel.conf\n\
-                     {files_script}mkdir -p /run/sentinel /var/lib/redis\n\
+                    "set -eu\n{files_script}{seed}mkdir -p /run/sentinel /var/lib/redis\n\
                      chown -R redis:redis /etc/redis /run/sentinel /var/lib/redis\n\
-                     exec docker-entrypoint.sh redis-server /etc/redis/sentinel.conf --sentinel\n"
+                     exec docker-entrypoint.sh redis-server {conf} --sentinel\n",
+                    seed = seed_script(
+                        &format!("{SHARE_DIR}/sentinel.conf"),
+                        crate::config::SENTINEL_CONF,
+                        &secret_paths(&mc.secrets)
+                    ),
+                    conf = crate::config::SENTINEL_CONF,
                 ),
             ];
             let sentinel_secret = dep.sentinel_secret.clone().unwrap_or_default();
@@ -668,11 +721,56 @@ fn machine_services(
     Ok(out)
 }
 
-/// The fixed addressing of the PostgreSQL network.
-struct PgNet {
+/// True when `m` rewrites its own configuration file: a Sentinel, and a Redis server under
+/// Sentinel (Sentinel sends it `REPLICAOF` + `CONFIG REWRITE` on failover). A Redis Cluster node
+/// keeps its state in `nodes.conf` (`cluster-config-file`, under `dir`, in the data volume) and
+/// never rewrites `redis.conf`; a standalone server does not either.
+fn rewrites_config(t: &Topology, m: &Machine) -> bool {
+    match m.role {
+        Role::Sentinel => true,
+        Role::Redis => t.redis_for(m.store.unwrap_or(Store::Main)).settings.mode == RedisMode::Sentinel,
+        _ => false,
+    }
+}
+
+/// The paths of a machine's secret files (written at every start by its entrypoint).
+fn secret_paths(uses: &[SecretUse]) -> Vec<String> {
+    uses.iter()
+        .filter_map(|u| match u {
+            SecretUse::File { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Shell lines that keep `live` (in a state volume) a writable copy of the mounted bundle file
+/// `seed`: copied on first start, and copied again whenever `seed` or one of the `secrets` files
+/// (written just before from `.env`) changed since, which the SHA-256 of their concatenation,
+/// kept in `<live>.tykgen-seed`, tells. Otherwise the live file, with the server's rewrites
+/// (current primary, known replicas and Sentinels), is kept. Re-seeding matters because the
+/// server rewrites the included passwords into the live file *after* the include line, where
+/// they win: a rotated password in `.env`, or a newly rendered file, would never take effect.
+/// The checksum file holds no secret that the state volume does not already hold in clear.
+#[must_use]
+pub fn seed_script(seed: &str, live: &str, secrets: &[String]) -> String {
+    let inputs = std::iter::once(seed).chain(secrets.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    format!(
+        "# {live} is rewritten by the server: it runs a writable copy in the state volume, seeded\n\
+         # from {seed} again whenever that file or its secrets change (checksum in {live}.tykgen-seed).\n\
+         sum=$(cat {inputs} | sha256sum | cut -d ' ' -f 1)\n\
+         if [ ! -f {live} ] || [ \"$(cat {live}.tykgen-seed 2>/dev/null || true)\" != \"$sum\" ]; then\n  \
+         cp {seed} {live}\n  chmod 0600 {live}\n  printf '%s\\n' \"$sum\" > {live}.tykgen-seed\n  \
+         echo \"tykgen: {live} seeded from {seed}\"\nfi\n"
+    )
+}
+
+/// A network with fixed addressing.
+struct FixedNet {
     name: String,
     subnet: String,
     gateway: String,
+    /// The PostgreSQL network (its members also get `extra_hosts`).
+    postgres: bool,
 }
 
 /// `targets.compose.subnet` as (network address, prefix length): an IPv4 network address (no host
@@ -698,59 +796,122 @@ pub fn parse_subnet(text: &str) -> anyhow::Result<(std::net::Ipv4Addr, u8)> {
     Ok((addr, prefix))
 }
 
-/// Fixed addresses on the PostgreSQL network, and `/etc/hosts` entries on its members.
+/// The private IPv4 ranges (RFC 1918).
+const PRIVATE_RANGES: [(std::net::Ipv4Addr, u8); 3] = [
+    (std::net::Ipv4Addr::new(10, 0, 0, 0), 8),
+    (std::net::Ipv4Addr::new(172, 16, 0, 0), 12),
+    (std::net::Ipv4Addr::new(192, 168, 0, 0), 16),
+];
+
+/// The subnets of `count` fixed-address networks, derived from `targets.compose.subnet`: the
+/// first is that subnet, each next one the block of the same size right after it (with the
+/// default `172.30.0.0/24`: `172.30.0.0/24`, `172.30.1.0/24`, ...). They must stay inside the
+/// IPv4 space, and inside the private range (RFC 1918) the subnet is in, if any.
 ///
-/// `pg_hba.conf` names the Dashboard, Pump and member machines by host name (when their address
-/// is not pinned). PostgreSQL accepts such an entry only when a reverse lookup of the client's
-/// address gives that name and the name resolves forward to the same address. Docker's embedded
-/// DNS answers reverse lookups with `<container>.<network>`, so the bundle's entries would refuse
-/// every client. Without changing the bundle: the network gets the subnet
-/// `targets.compose.subnet` (gateway: its first host address), every service on it a fixed
-/// `ipv4_address` (from the second host address, in service order), and every PostgreSQL member
-/// an `extra_hosts` line `<host name>:<address>` for every machine on the network (its clients
-/// and the members, itself included). The postgres images are Debian-based (`hosts: files dns` in
-/// `nsswitch.conf`), so both lookups are answered from `/etc/hosts` first.
-///
-/// Redis and MongoDB need nothing of the kind: neither matches clients by name (`redis.conf` and
-/// `mongod.conf` only bind addresses; clients authenticate with passwords, MongoDB members with
-/// the key file).
-fn postgres_addresses(ctx: &Context<'_>, services: &mut [Service]) -> anyhow::Result<Option<PgNet>> {
-    let t = ctx.topology;
-    let Some(name) = t.machines.iter().find(|m| m.role == Role::Postgres).map(group_network) else {
-        return Ok(None);
-    };
-    let on_net = |s: &Service| s.networks.iter().any(|n| n.name == name);
-    let count = services.iter().filter(|s| on_net(s)).count();
-    if count == 0 {
-        return Ok(None);
-    }
-    let subnet = &ctx.profile.targets.compose.subnet;
-    let (network, prefix) = parse_subnet(subnet)?;
-    let base = u32::from(network);
-    let usable = (1u64 << (32 - prefix)) - 3; // minus network, gateway and broadcast addresses
+/// # Errors
+/// The text is not a subnet ([`parse_subnet`]), or the blocks do not fit.
+pub fn derive_subnets(text: &str, count: usize) -> anyhow::Result<Vec<(std::net::Ipv4Addr, u8)>> {
+    let (network, prefix) = parse_subnet(text)?;
+    let size = 1u64 << (32 - prefix);
+    let first = u64::from(u32::from(network));
+    let last = first + size * count.max(1) as u64 - 1; // the last address of the last block
+    let (limit, range) = PRIVATE_RANGES
+        .iter()
+        .find(|(range, len)| u32::from(network) >> (32 - len) == u32::from(*range) >> (32 - len))
+        .map_or((u64::from(u32::MAX), "the IPv4 address space".to_owned()), |(range, len)| {
+            (u64::from(u32::from(*range)) + (1u64 << (32 - len)) - 1, format!("the private range {range}/{len}"))
+        });
     anyhow::ensure!(
-        count as u64 <= usable,
-        "targets.compose.subnet: {subnet} has room for {usable} services, the PostgreSQL network needs {count}"
+        last <= limit,
+        "targets.compose.subnet: the lab needs {count} networks with fixed addresses, a /{prefix} each from \
+         {text} on, which leaves {range}; choose a lower subnet or a longer prefix"
     );
-    let mut hosts = Vec::new();
-    let mut next = base + 2;
-    for s in services.iter_mut() {
-        let Some(n) = s.networks.iter_mut().find(|n| n.name == name) else { continue };
-        let ip = std::net::Ipv4Addr::from(next).to_string();
-        next += 1;
-        n.ipv4_address = Some(ip.clone());
-        if s.machine.is_some()
-            && let Some(host) = &s.hostname
-        {
-            hosts.push(format!("{host}:{ip}"));
+    Ok((0..count as u64)
+        // Every block starts at or below `last`, which fits in a u32.
+        .map(|i| (std::net::Ipv4Addr::from(u32::try_from(first + i * size).unwrap_or(u32::MAX)), prefix))
+        .collect())
+}
+
+/// The networks that get fixed addresses, in allocation order: the PostgreSQL network, then the
+/// network of every Redis deployment in Cluster mode (topology order); only those with services.
+fn fixed_network_names(t: &Topology, services: &[Service]) -> Vec<(String, bool)> {
+    let mut names: Vec<(String, bool)> = Vec::new();
+    if let Some(pg) = t.machines.iter().find(|m| m.role == Role::Postgres) {
+        names.push((group_network(pg), true));
+    }
+    for d in t.redis.iter().filter(|d| d.settings.mode == RedisMode::Cluster) {
+        if let Some(first) = d.nodes.first().and_then(|n| t.machine(n)) {
+            let name = group_network(first);
+            if !names.iter().any(|(n, _)| *n == name) {
+                names.push((name, false));
+            }
         }
     }
-    for s in services.iter_mut() {
-        if s.machine.as_deref().and_then(|m| t.machine(m)).is_some_and(|m| m.role == Role::Postgres) {
-            s.extra_hosts.clone_from(&hosts);
-        }
+    names.retain(|(n, _)| services.iter().any(|s| s.networks.iter().any(|x| x.name == *n)));
+    names
+}
+
+/// Fixed subnets and addresses for the networks that need them, and `/etc/hosts` entries on the
+/// PostgreSQL members.
+///
+/// - **PostgreSQL:** `pg_hba.conf` names the Dashboard, Pump and member machines by host name
+///   (when their address is not pinned). PostgreSQL accepts such an entry only when a reverse
+///   lookup of the client's address gives that name and the name resolves forward to the same
+///   address. Docker's embedded DNS answers reverse lookups with `<container>.<network>`, so the
+///   bundle's entries would refuse every client. Without changing the bundle: every service on
+///   the network gets a fixed `ipv4_address`, and every PostgreSQL member an `extra_hosts` line
+///   `<host name>:<address>` for every machine on the network (its clients and the members,
+///   itself included). The postgres images are Debian-based (`hosts: files dns` in
+///   `nsswitch.conf`), so both lookups are answered from `/etc/hosts` first.
+/// - **Redis Cluster:** every node records its peers' IP addresses in `nodes.conf`, kept in its
+///   data volume. Docker hands out addresses in start order, so after `docker compose down` and
+///   `up` they may shuffle and the nodes would look for each other at stale addresses; fixed
+///   addresses keep the cluster whole.
+///
+/// Each network gets a subnet from [`derive_subnets`] (in [`fixed_network_names`] order; the
+/// gateway is its first host address), and every service on it an address from the second host
+/// address on, in service order. Redis under Sentinel and MongoDB need nothing of the kind: they
+/// find each other by host name, and neither matches clients by name.
+fn fixed_addresses(ctx: &Context<'_>, services: &mut [Service]) -> anyhow::Result<Vec<FixedNet>> {
+    let t = ctx.topology;
+    let names = fixed_network_names(t, services);
+    if names.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(Some(PgNet { name, subnet: subnet.clone(), gateway: std::net::Ipv4Addr::from(base + 1).to_string() }))
+    let blocks = derive_subnets(&ctx.profile.targets.compose.subnet, names.len())?;
+    let mut out = Vec::new();
+    for ((name, postgres), (network, prefix)) in names.into_iter().zip(blocks) {
+        let subnet = format!("{network}/{prefix}");
+        let count = services.iter().filter(|s| s.networks.iter().any(|n| n.name == name)).count();
+        let base = u32::from(network);
+        let usable = (1u64 << (32 - prefix)) - 3; // minus network, gateway and broadcast addresses
+        anyhow::ensure!(
+            count as u64 <= usable,
+            "targets.compose.subnet: the {name} network gets {subnet}, with room for {usable} services; it needs {count}"
+        );
+        let mut hosts = Vec::new();
+        let mut next = base + 2;
+        for s in services.iter_mut() {
+            let Some(n) = s.networks.iter_mut().find(|n| n.name == name) else { continue };
+            let ip = std::net::Ipv4Addr::from(next).to_string();
+            next += 1;
+            n.ipv4_address = Some(ip.clone());
+            if s.machine.is_some()
+                && let Some(host) = &s.hostname
+            {
+                hosts.push(format!("{host}:{ip}"));
+            }
+        }
+        if postgres {
+            for s in services.iter_mut() {
+                if s.machine.as_deref().and_then(|m| t.machine(m)).is_some_and(|m| m.role == Role::Postgres) {
+                    s.extra_hosts.clone_from(&hosts);
+                }
+            }
+        }
+        out.push(FixedNet { name, subnet, gateway: std::net::Ipv4Addr::from(base + 1).to_string(), postgres });
+    }
+    Ok(out)
 }
 
 fn mongo_tls(p: &crate::profile::Profile) -> String {
@@ -902,7 +1063,10 @@ fn env_example(t: &Topology) -> String {
         "# .env.example of the compose lab of profile \"{}\", generated by tykgen.\n\
          # Every secret the lab needs, by name, without values. Create .env (mode 0600) with strong\n\
          # random values with `tykgen lab-secrets {}` (it never overwrites an existing .env), or\n\
-         # copy this file to .env and fill it in. Values must not contain whitespace or quotes.\n",
+         # copy this file to .env and fill it in.\n\
+         # Every value may contain only A-Z a-z 0-9 . _ ~ - (the pattern [A-Za-z0-9._~-]+): values are\n\
+         # pasted unencoded into URLs (the MongoDB connection string), configuration files and shell\n\
+         # commands, where @ : / ? # % $ quotes or spaces would break them.\n",
         t.name, t.name
     );
     for s in &t.secrets {

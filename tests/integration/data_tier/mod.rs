@@ -69,6 +69,7 @@ impl RedisTools {
 
 /// A profile rendered in memory: its topology and every machine's files.
 pub(crate) struct Rendered {
+    pub(crate) profile: tykgen::profile::Profile,
     pub(crate) topology: Topology,
     pub(crate) bundle: Bundle,
 }
@@ -86,7 +87,7 @@ pub(crate) fn render(profile: &str, sets: &[String]) -> Rendered {
     let topology = tykgen::topology::build(&loaded.profile);
     let bundle = tykgen::config::bundle(&loaded.profile, &topology, &renderer)
         .unwrap_or_else(|e| panic!("{profile} {sets:?}: {e:#}"));
-    Rendered { topology, bundle }
+    Rendered { profile: loaded.profile, topology, bundle }
 }
 
 /// `machines.<m>.address=<a>` for each pair.

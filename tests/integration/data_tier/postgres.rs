@@ -7,6 +7,7 @@
 //! Every loopback connection leaves from 127.0.0.1, so the replica (`postgres-2`) and the Pump
 //! are pinned to 127.0.0.1: that is the address the primary's `pg_hba.conf` must let in.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
@@ -219,6 +220,101 @@ fn start_primary(t: &PgTools, r: &Rendered, p1: &mut PgNode, scripts: &Path) {
     }
 }
 
+/// `sql` as the superuser in `database` through `node`'s local socket.
+fn local_in(t: &PgTools, node: &PgNode, database: &str, sql: &str) -> Result<String, String> {
+    let sock = node.sock.display().to_string();
+    let out = run(&mut t.as_postgres(&t.psql, &["-h", &sock, "-X", "-At", "-d", database, "-c", sql]), CMD_TIMEOUT);
+    if out.status.success() { Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned()) } else { Err(text(&out)) }
+}
+
+/// The generated `retention.sql` (run as the deployment runs it: `psql -f`, no database given)
+/// drops the Pump's daily tables older than `analytics.retention_days` and nothing else; it is
+/// idempotent, and on a standby it does nothing.
+fn retention_drops_old_daily_tables(t: &PgTools, r: &Rendered, primary: &PgNode, standby: &PgNode, scripts: &Path) {
+    let days: i64 = r.profile.analytics.retention_days.expect("the profile sets analytics.retention_days").into();
+    assert!(
+        r.topology
+            .machines
+            .iter()
+            .filter(|m| m.name != "postgres-1")
+            .all(|m| { r.bundle.get(&m.name).is_none_or(|b| b.files.iter().all(|f| f.name != "retention.sql")) }),
+        "retention.sql outside the primary"
+    );
+    let path = scripts.join("retention.sql");
+    write(&path, r.file("postgres-1", "retention.sql"));
+    let run_on = |node: &PgNode| {
+        let sock = node.sock.display().to_string();
+        let out = run(
+            &mut t.as_postgres(
+                &t.psql,
+                &["-h", &sock, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", &path.display().to_string()],
+            ),
+            Duration::from_secs(60),
+        );
+        assert!(out.status.success(), "retention.sql on {} failed: {}\n{}", node.machine, text(&out), node.log());
+        text(&out)
+    };
+    // Daily tables of every sharded pump: today, N-1, N (kept), N+1, N+5 days ago (dropped); and
+    // look-alikes that must stay: unsharded, not a date, another name, another schema.
+    let ages = [0, days - 1, days, days + 1, days + 5];
+    let prefixes = ["tyk_analytics", "tyk_aggregated", "tyk_uptime_analytics"];
+    let mut create = vec![
+        "create schema if not exists archive".to_owned(),
+        "create table archive.tyk_analytics_20000101(x int)".to_owned(),
+    ];
+    for table in ["tyk_analytics", "tyk_analytics_20001399", "tyk_analytics_x_20000101", "other_20000101"] {
+        create.push(format!("create table {table}(x int)"));
+    }
+    let day = |age: i64| format!("to_char(current_date - {age}, 'YYYYMMDD')");
+    let mut sql = create.join("; ");
+    sql.push_str("; do $$ begin ");
+    for prefix in prefixes {
+        for age in ages {
+            sql.push_str(&format!("execute 'create table {prefix}_' || {} || '(x int)'; ", day(age)));
+        }
+    }
+    sql.push_str("end $$");
+    let create = sql;
+    local_in(t, primary, "tyk_analytics", &create).unwrap_or_else(|e| panic!("{e}"));
+    let tables = |node: &PgNode| -> BTreeSet<String> {
+        local_in(
+            t,
+            node,
+            "tyk_analytics",
+            "select schemaname || '.' || tablename from pg_tables where schemaname in ('public', 'archive')",
+        )
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    };
+    let before = tables(primary);
+    let mut want = before.clone();
+    for prefix in prefixes {
+        for age in [days + 1, days + 5] {
+            let name = local_in(t, primary, "postgres", &format!("select 'public.{prefix}_' || {}", day(age))).unwrap();
+            assert!(want.remove(&name), "{name} was not created: {before:?}");
+        }
+    }
+    assert_eq!(before.len(), 4 + 3 * 5 + 1, "{before:?}");
+    // On the standby: nothing dropped, no error.
+    wait_for(
+        "the daily tables to reach the standby",
+        Duration::from_secs(20),
+        || standby.log(),
+        || {
+            if tables(standby) == before { Ok(()) } else { Err(format!("{:?}", tables(standby))) }
+        },
+    );
+    assert!(run_on(standby).contains("standby"), "retention.sql on a standby must say it does nothing");
+    assert_eq!(tables(primary), before);
+    for run_no in 1..=2 {
+        let out = run_on(primary);
+        assert_eq!(tables(primary), want, "run {run_no}: {out}");
+        assert!(out.contains("tyk_analytics_20001399 does not end in a date"), "{out}");
+    }
+}
+
 const WHO: &str = "select current_user || '|' || inet_server_addr() || '|' || (select ssl from pg_stat_ssl where pid = pg_backend_pid())";
 
 #[test]
@@ -282,6 +378,21 @@ fn postgres_replicates_refuses_strangers_and_tyk_connects() {
     );
     assert_eq!(streaming, "postgres_2|streaming");
     assert_eq!(p2.local(&t, "select pg_is_in_recovery()").unwrap(), "t");
+    // The permanent slot of the replica holds back at most max_slot_wal_keep_size of WAL.
+    for node in [&p1, &p2] {
+        assert_eq!(node.local(&t, "show max_slot_wal_keep_size").unwrap(), "10GB", "{}", node.machine);
+    }
+    assert_eq!(
+        p1.local(
+            &t,
+            "select slot_name || '|' || wal_status || '|' || (safe_wal_size is not null) from pg_replication_slots"
+        )
+        .unwrap(),
+        "postgres_2|reserved|true"
+    );
+
+    // Analytics retention on the primary (and a no-op on the standby).
+    retention_drops_old_daily_tables(&t, &r, &p1, &p2, &scripts);
 
     // Tyk's connection strings (Dashboard and Pump) connect to the primary over TLS.
     let tyk_pw = r.secret_env("pump-1", "PGPASSWORD");
