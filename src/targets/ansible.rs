@@ -14,6 +14,13 @@
 //! - **Configuration files are the bundle's bytes**: `files/<machine>/<name>`, copied to their
 //!   install path with `ansible.builtin.copy` (never templated), each host's list in its
 //!   `host_vars` (`tykgen_files`).
+//! - **Files the service rewrites** (`redis.conf`, `sentinel.conf`: Sentinel failovers, `CONFIG
+//!   REWRITE`) are installed as a reference copy `<dest>.tykgen` and copied over the live file
+//!   only when the reference or the host's secret include files change, so a re-run never undoes
+//!   a failover, while a rendered change or a password rotation re-seeds the live file.
+//! - **Data volumes**: the machines Terraform gives a data volume get its mount point (their
+//!   server's data folder) in `host_vars`; `common` formats and mounts it once the operator sets
+//!   `tykgen_data_volume_device`.
 //! - **Secrets** reach machines only from vault variables: `SecretUse::Env`/`EnvTemplate` become
 //!   `tykgen_env` (written to `/etc/default/<service>` by a Jinja template, mode 0600,
 //!   `no_log`), `SecretUse::File` becomes `tykgen_secret_files` (the same placeholders, filled in
@@ -135,6 +142,38 @@ struct FileVar {
     mode: String,
     owner: &'static str,
     group: &'static str,
+    /// The service rewrites the live file (Sentinel always; Redis on failover or CONFIG
+    /// REWRITE): installed as a reference copy `<dest>.tykgen`, and over the live file only when
+    /// the reference or the host's secret include files change.
+    rewritten: bool,
+}
+
+/// The separate data volume of a data-tier machine (Terraform attaches one at `/dev/sdf`).
+#[derive(Serialize)]
+struct DataVolume {
+    /// Where it is mounted: the server's data folder.
+    mount: &'static str,
+    /// File system created on an empty device.
+    fstype: &'static str,
+    /// The systemd unit that must not start without it (`RequiresMountsFor=` drop-in).
+    unit: &'static str,
+}
+
+/// The data volume of a machine that Terraform gives one, mounted at its server's data folder.
+fn data_volume(role: Role) -> Option<DataVolume> {
+    if !super::terraform::has_data_volume(role) {
+        return None;
+    }
+    match role {
+        Role::Redis => Some(DataVolume { mount: "/var/lib/redis", fstype: "ext4", unit: "redis-server.service" }),
+        // The server runs as postgresql@<major>-main; the drop-in of the template covers it.
+        Role::Postgres => {
+            Some(DataVolume { mount: "/var/lib/postgresql", fstype: "ext4", unit: "postgresql@.service" })
+        }
+        // MongoDB's production notes recommend XFS for WiredTiger.
+        Role::Mongodb => Some(DataVolume { mount: "/var/lib/mongodb", fstype: "xfs", unit: "mongod.service" }),
+        _ => None,
+    }
 }
 
 #[derive(Serialize)]
@@ -191,6 +230,7 @@ struct HostCtx<'a> {
     firewall: Vec<FirewallRule>,
     redis_host: bool,
     redis_version: Option<String>,
+    data_volume: Option<DataVolume>,
 }
 
 fn engine_word(e: Engine) -> &'static str {
@@ -272,6 +312,10 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
                     mode: format!("{:04o}", f.mode.bits()),
                     owner: file_owner,
                     group: file_owner,
+                    rewritten: matches!(
+                        (m.role, f.install_path.as_str()),
+                        (Role::Redis, "/etc/redis/redis.conf") | (Role::Sentinel, "/etc/redis/sentinel.conf")
+                    ),
                 })
                 .collect()
         })
@@ -361,6 +405,7 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
         firewall,
         redis_host: matches!(m.role, Role::Redis | Role::Sentinel),
         redis_version: dep.map(|d| d.settings.version.as_str().to_owned()),
+        data_volume: data_volume(m.role),
     }
 }
 
@@ -520,6 +565,7 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "roles/common/tasks/hosts.yml",
     "roles/common/tasks/tls.yml",
     "roles/common/tasks/kernel.yml",
+    "roles/common/tasks/data_volume.yml",
     "roles/common/tasks/firewall.yml",
     "roles/common/tasks/apt_repo.yml",
     "roles/common/tasks/config_files.yml",
@@ -553,6 +599,7 @@ const CLUSTER_TEMPLATES: &[&str] =
 const SENTINEL_TEMPLATES: &[&str] = &["playbooks/sentinels.yml"];
 const POSTGRES_TEMPLATES: &[&str] = &[
     "playbooks/postgres.yml",
+    "roles/postgresql/defaults/main.yml",
     "roles/postgresql/tasks/main.yml",
     "roles/postgresql/tasks/primary.yml",
     "roles/postgresql/tasks/replica.yml",

@@ -181,10 +181,27 @@ fn roles_install_the_bundle_bytes() {
             }
         }
         assert!(checked > 0, "{profile}: no files checked");
-        // The files are copied, never templated: every role copies from tykgen_files_dir.
+        // The files are copied, never templated: every role copies from tykgen_files_dir, to the
+        // install path, or for the files the service rewrites (redis.conf, sentinel.conf) to the
+        // reference copy <install path>.tykgen, which the live file is seeded from.
         let (tasks, _) = ansible.get("roles/common/tasks/config_files.yml").unwrap();
         let tasks = String::from_utf8_lossy(tasks);
-        assert!(tasks.contains("ansible.builtin.copy:\n    src: \"{{ tykgen_files_dir }}/{{ item.src }}\""), "{tasks}");
+        let installed = "ansible.builtin.copy:\n    src: \"{{ tykgen_files_dir }}/{{ item.src }}\"\n    dest: \"{{ item.dest }}\"\n";
+        let reference = "ansible.builtin.copy:\n    src: \"{{ tykgen_files_dir }}/{{ item.src }}\"\n    dest: \"{{ item.dest }}.tykgen\"\n";
+        assert!(tasks.contains(installed), "{tasks}");
+        assert!(tasks.contains(reference), "{tasks}");
+        let after = |what: &str| &tasks[tasks.find(what).unwrap()..];
+        assert!(
+            after(installed)
+                .contains("    mode: \"{{ item.mode }}\"\n  loop: \"{{ tykgen_files | rejectattr('rewritten') }}\"")
+        );
+        assert!(
+            after(reference)
+                .contains("    mode: \"{{ item.mode }}\"\n  loop: \"{{ tykgen_files | selectattr('rewritten') }}\"")
+        );
+        assert!(after(reference).contains(
+            "    src: \"{{ item.item.dest }}.tykgen\"\n    dest: \"{{ item.item.dest }}\"\n    remote_src: true\n"
+        ));
     }
 }
 
@@ -305,4 +322,328 @@ fn profile_strings_are_unsafe_everywhere() {
     let vars = &list["_meta"]["hostvars"]["gateway-1"];
     assert_eq!(vars["tykgen_description"]["__ansible_unsafe"], HOSTILE_DESCRIPTION, "{vars:#}");
     assert_eq!(vars["ansible_host"]["__ansible_unsafe"], "192.0.2.11");
+}
+
+/// The Ansible project of a built-in profile, rendered in memory: path -> text.
+fn project(profile: &str) -> BTreeMap<String, String> {
+    let rendered =
+        tykgen::render_profile(&Input { profile: Some(profile.to_owned()), ..Input::default() }, Target::Ansible, None)
+            .unwrap_or_else(|e| panic!("{profile}: {e}"));
+    let set = &rendered.sets.iter().find(|(d, _)| d == "ansible").expect("an ansible set").1;
+    set.iter().map(|(p, bytes, _)| (p.to_owned(), String::from_utf8_lossy(bytes).into_owned())).collect()
+}
+
+/// Names Ansible or Jinja provide without the project defining them.
+const MAGIC_VARIABLES: &[&str] = &[
+    "ansible_facts",
+    "ansible_host",
+    "ansible_check_mode",
+    "inventory_hostname",
+    "item",
+    "groups",
+    "hostvars",
+    "playbook_dir",
+    "role_path",
+    "omit",
+    "loop",
+];
+
+/// Jinja words that are not variables.
+const JINJA_WORDS: &[&str] = &[
+    "and", "or", "not", "in", "is", "if", "elif", "else", "endif", "for", "endfor", "set", "endset", "true", "false",
+    "none", "True", "False", "None",
+];
+
+/// The variables a Jinja expression reads: identifiers that are not attributes, filters, tests,
+/// called functions, keyword arguments, string contents or Jinja words.
+fn expression_variables(expr: &str, out: &mut BTreeSet<String>) {
+    let strings = regex::Regex::new(r#"'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*""#).unwrap();
+    let ident = regex::Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").unwrap();
+    let expr = strings.replace_all(expr, " ");
+    for m in ident.find_iter(&expr) {
+        let before = expr[..m.start()].trim_end();
+        let after = expr[m.end()..].trim_start();
+        let prev_char = before.chars().last();
+        if matches!(prev_char, Some('.' | '|'))
+            || before.split_whitespace().last().is_some_and(|w| w == "is")
+            || before.ends_with(" is not")
+            || after.starts_with('(')
+            || (after.starts_with('=') && !after.starts_with("=="))
+            || JINJA_WORDS.contains(&m.as_str())
+        {
+            continue;
+        }
+        out.insert(m.as_str().to_owned());
+    }
+}
+
+/// Variables read by a task, handler, playbook or template file: in `{{ }}`, `{% %}` and the
+/// raw-Jinja keys (`when`, `changed_when`, `failed_when`, `until`, `that`).
+fn referenced_variables(text: &str) -> BTreeSet<String> {
+    let mut refs = BTreeSet::new();
+    let jinja = regex::Regex::new(r"(?s)\{\{-?(.*?)-?\}\}|\{%-?(.*?)-?%\}").unwrap();
+    for c in jinja.captures_iter(text) {
+        expression_variables(c.get(1).or_else(|| c.get(2)).unwrap().as_str(), &mut refs);
+    }
+    let conditional = regex::Regex::new(r"^(\s*)(?:- )?(when|changed_when|failed_when|until|that):\s*(.*)$").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(c) = conditional.captures(line) else { continue };
+        let indent = c[1].len();
+        let rest = c[3].split(" # ").next().unwrap_or_default().trim();
+        let mut exprs = Vec::new();
+        if !rest.is_empty() && !rest.starts_with('>') && !rest.starts_with('|') {
+            exprs.push(rest.trim_matches('"').to_owned());
+        } else {
+            for l in &lines[i + 1..] {
+                if l.trim().is_empty() || l.len() - l.trim_start().len() <= indent {
+                    break;
+                }
+                let l = l.trim().trim_start_matches("- ").trim_start_matches(">-").trim();
+                exprs.push(l.split(" # ").next().unwrap_or_default().trim_matches('"').to_owned());
+            }
+        }
+        for e in exprs {
+            // Jinja inside a raw-Jinja key is already counted above.
+            if !e.contains("{{") {
+                expression_variables(&e, &mut refs);
+            }
+        }
+    }
+    refs
+}
+
+/// Variables a file defines: top-level keys of variable files; `register`, `loop_var`, `vars:`
+/// and `set_fact` keys of tasks and playbooks; Jinja `for` and `set` names of templates.
+fn defined_variables(path: &str, text: &str, out: &mut BTreeSet<String>) {
+    let top_key = regex::Regex::new(r"(?m)^([A-Za-z_][A-Za-z0-9_]*):").unwrap();
+    let var_file = path.starts_with("inventory/group_vars/")
+        || path.starts_with("inventory/host_vars/")
+        || path == "vault.yml.example"
+        || regex::Regex::new(r"^roles/[^/]+/(defaults|vars)/").unwrap().is_match(path);
+    if var_file {
+        out.extend(top_key.captures_iter(text).map(|c| c[1].to_owned()));
+        return;
+    }
+    let named = regex::Regex::new(r"(?m)^\s*(?:- )?(?:register|loop_var):\s*([A-Za-z_][A-Za-z0-9_]*)\s*$").unwrap();
+    out.extend(named.captures_iter(text).map(|c| c[1].to_owned()));
+    let jinja_names =
+        regex::Regex::new(r"\{%-?\s*(?:for\s+([A-Za-z_][A-Za-z0-9_, ]*?)\s+in\s|set\s+([A-Za-z_][A-Za-z0-9_]*)\s*=)")
+            .unwrap();
+    for c in jinja_names.captures_iter(text) {
+        let names = c.get(1).or_else(|| c.get(2)).unwrap().as_str();
+        out.extend(names.split(',').map(|n| n.trim().to_owned()));
+    }
+    let block = regex::Regex::new(r"^(\s*)(?:- )?(?:vars|ansible\.builtin\.set_fact):\s*$").unwrap();
+    let key = regex::Regex::new(r"^(\s*)([A-Za-z_][A-Za-z0-9_]*):").unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(c) = block.captures(line) else { continue };
+        let indent = c[1].len() + if line.trim_start().starts_with("- ") { 2 } else { 0 };
+        let mut child = None;
+        for l in &lines[i + 1..] {
+            if l.trim().is_empty() {
+                continue;
+            }
+            let l_indent = l.len() - l.trim_start().len();
+            if l_indent <= indent {
+                break;
+            }
+            let child_indent = *child.get_or_insert(l_indent);
+            if let Some(k) = key.captures(l).filter(|k| k[1].len() == child_indent) {
+                out.insert(k[2].to_owned());
+            }
+        }
+    }
+}
+
+#[test]
+fn every_variable_the_roles_and_playbooks_read_is_defined() {
+    let used_in = regex::Regex::new(r"^(roles/[^/]+/(tasks|handlers|templates|defaults)/|playbooks/)").unwrap();
+    for profile in builtins() {
+        let project = project(&profile);
+        let mut defined: BTreeSet<String> = MAGIC_VARIABLES.iter().map(|s| (*s).to_owned()).collect();
+        for (path, text) in &project {
+            defined_variables(path, text, &mut defined);
+        }
+        let mut undefined = Vec::new();
+        for (path, text) in project.iter().filter(|(p, _)| used_in.is_match(p)) {
+            for name in referenced_variables(text) {
+                if !defined.contains(&name) {
+                    undefined.push(format!("{path}: {name}"));
+                }
+            }
+        }
+        assert!(undefined.is_empty(), "{profile}: variables read but defined nowhere:\n{}", undefined.join("\n"));
+        // The check sees what it should: role defaults and the variables they feed.
+        if project.contains_key("roles/postgresql/tasks/main.yml") {
+            assert!(defined.contains("postgresql_server_options"), "{profile}: postgresql defaults not rendered");
+        }
+    }
+}
+
+#[test]
+fn the_check_for_undefined_variables_finds_them() {
+    let tasks = "- name: X\n  ansible.builtin.copy:\n    content: \"{{ a_var | default(b_filter_arg) }} {{ item.x }}\"\n  \
+                 when:\n    - c_var is defined\n    - d_var.attr in e_list\n  register: f_result\n";
+    let refs = referenced_variables(tasks);
+    let want: BTreeSet<String> = ["a_var", "b_filter_arg", "item", "c_var", "d_var", "e_list"].map(String::from).into();
+    assert_eq!(refs, want);
+    let mut defined = BTreeSet::new();
+    defined_variables("roles/x/tasks/main.yml", tasks, &mut defined);
+    assert!(defined.contains("f_result"), "{defined:?}");
+}
+
+#[test]
+fn vault_variable_names_are_whole_unsafe_strings() {
+    let name_of = regex::Regex::new(r#"(?m)(?:password_variable|redis_cluster_password_variable): (.*)$"#).unwrap();
+    for profile in builtins() {
+        let project = project(&profile);
+        let example = &project["vault.yml.example"];
+        for (path, text) in &project {
+            assert!(!text.contains("vault_!unsafe"), "{profile}: {path} has `vault_!unsafe`:\n{text}");
+            for c in name_of.captures_iter(text) {
+                let value = c[1].strip_prefix("!unsafe \"").and_then(|v| v.strip_suffix('"'));
+                let value = value.unwrap_or_else(|| panic!("{profile}: {path}: not an unsafe string: {}", &c[1]));
+                assert!(
+                    example.contains(&format!("\n{value}: ")),
+                    "{profile}: {path}: {value} is not a vault variable"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn files_the_services_rewrite_are_reseeded_only_when_tykgen_or_the_secrets_change() {
+    for profile in builtins() {
+        let project = project(&profile);
+        for (path, text) in project.iter().filter(|(p, _)| p.starts_with("inventory/host_vars/")) {
+            for conf in ["/etc/redis/redis.conf", "/etc/redis/sentinel.conf"] {
+                if text.contains(&format!("dest: !unsafe \"{conf}\"")) {
+                    assert!(
+                        text.contains(&format!("dest: !unsafe \"{conf}\"\n    mode: !unsafe \"0644\"\n    owner: !unsafe \"redis\"\n    group: !unsafe \"redis\"\n    rewritten: true\n")),
+                        "{profile}: {path}: {conf} is not marked rewritten"
+                    );
+                }
+            }
+        }
+        let tasks = &project["roles/common/tasks/config_files.yml"];
+        assert!(tasks.contains("loop: \"{{ tykgen_files | rejectattr('rewritten') }}\""), "{tasks}");
+        assert!(tasks.contains("register: common_secret_files"), "{tasks}");
+        assert!(tasks.contains("force: \"{{ item is changed or common_secret_files is changed }}\""), "{tasks}");
+        assert!(tasks.contains("    remote_src: true\n"), "{tasks}");
+        assert_eq!(tasks.matches("mode: \"0640\"").count(), 2, "{profile}: live files not 0640:\n{tasks}");
+        assert!(!tasks.contains("0644"), "{tasks}");
+        for role in ["redis", "redis_sentinel"] {
+            let main = &project[&format!("roles/{role}/tasks/main.yml")];
+            assert!(main.contains("tasks_from: config_files.yml"), "{role}: {main}");
+            assert!(!main.contains("ansible.builtin.copy"), "{role} copies outside config_files.yml: {main}");
+        }
+        let readme = &project["README.md"];
+        assert!(readme.contains("re-seeds"), "{profile}: README does not explain the re-seeding");
+    }
+}
+
+#[test]
+fn data_tier_machines_mount_their_data_volume_before_the_server_starts() {
+    for profile in builtins() {
+        let loaded = tykgen::profile::load(&Input { profile: Some(profile.clone()), ..Input::default() }).unwrap();
+        let t = tykgen::topology::build(&loaded.profile);
+        let project = project(&profile);
+        for m in &t.machines {
+            let host_vars = &project[&format!("inventory/host_vars/{}.yml", m.name)];
+            let mount = match m.role {
+                tykgen::topology::Role::Redis => Some("/var/lib/redis"),
+                tykgen::topology::Role::Postgres => Some("/var/lib/postgresql"),
+                tykgen::topology::Role::Mongodb => Some("/var/lib/mongodb"),
+                _ => None,
+            };
+            assert_eq!(
+                mount.is_some(),
+                tykgen::targets::terraform::has_data_volume(m.role),
+                "{profile}: {} differs from Terraform's data volumes",
+                m.name
+            );
+            match mount {
+                Some(mount) => {
+                    let want = format!("tykgen_data_volume_mount: !unsafe \"{mount}\"\n");
+                    assert!(host_vars.contains(&want), "{profile}: {}: no {want}in\n{host_vars}", m.name);
+                }
+                None => assert!(!host_vars.contains("tykgen_data_volume"), "{profile}: {}: {host_vars}", m.name),
+            }
+        }
+        let main = &project["inventory/group_vars/all/main.yml"];
+        assert!(main.contains("tykgen_data_volume_device: \"\"\n"), "{profile}: the data volume is not off by default");
+        // Mounted by `common`, which runs on every host before any server role.
+        let common = &project["roles/common/tasks/main.yml"];
+        assert!(common.contains("ansible.builtin.import_tasks: data_volume.yml"), "{common}");
+        let site = &project["playbooks/site.yml"];
+        let first_server = site.find("import_playbook: redis.yml").unwrap();
+        assert!(site.find("import_playbook: common.yml").unwrap() < first_server, "{site}");
+        let tasks = &project["roles/common/tasks/data_volume.yml"];
+        for want in [
+            "argv: [blkid, -p, -o, export, \"{{ tykgen_data_volume_device }}\"]",
+            "changed_when: false",
+            "    - common_data_volume_blkid.rc == 2\n  changed_when: true",
+            "dest: \"/etc/systemd/system/{{ common_data_volume_unit.stdout }}\"",
+            "RequiresMountsFor={{ tykgen_data_volume_mount }}",
+            "nvme-Amazon_Elastic_Block_Store_vol",
+        ] {
+            assert!(tasks.contains(want), "{profile}: data_volume.yml lacks {want}:\n{tasks}");
+        }
+        // Every task is skipped while no device is set.
+        let task_count = tasks.lines().filter(|l| l.starts_with("- name:")).count();
+        assert_eq!(tasks.matches("tykgen_data_volume_device | length > 0").count(), task_count, "{tasks}");
+    }
+}
+
+#[test]
+fn the_postgres_primary_runs_the_retention_script_daily_when_it_has_one() {
+    for profile in builtins() {
+        let project = project(&profile);
+        let Some(primary) = project.get("roles/postgresql/tasks/primary.yml") else { continue };
+        let defaults = &project["roles/postgresql/defaults/main.yml"];
+        assert!(defaults.contains("postgresql_retention_sql: /usr/local/lib/tykgen/retention.sql\n"), "{defaults}");
+        assert!(defaults.contains("postgresql_retention_database: tyk_analytics\n"), "{defaults}");
+        // Wanted exactly when the host's files (the bundle's) include the script.
+        assert!(
+            primary.contains(
+                "postgresql_retention: \"{{ tykgen_files | selectattr('dest', 'equalto', postgresql_retention_sql) | list | length > 0 }}\""
+            ),
+            "{primary}"
+        );
+        for want in [
+            "User=postgres\n",
+            "ExecStart=/usr/bin/psql -X -v ON_ERROR_STOP=1 -d {{ postgresql_retention_database }} -f {{ postgresql_retention_sql }}\n",
+            "OnCalendar=daily\n",
+            "name: tykgen-retention.timer\n    enabled: true\n    state: started\n",
+        ] {
+            assert!(primary.contains(want), "{profile}: primary.yml lacks {want}");
+        }
+        // The script reaches the host through the generic bundle files, into a folder that exists.
+        let main = &project["roles/postgresql/tasks/main.yml"];
+        assert!(
+            main.find("path: /usr/local/lib/tykgen").unwrap() < main.find("tasks_from: config_files.yml").unwrap(),
+            "{main}"
+        );
+        // Only the primary's host_vars may carry it.
+        for (path, text) in project.iter().filter(|(p, _)| p.starts_with("inventory/host_vars/")) {
+            if text.contains("/usr/local/lib/tykgen/retention.sql") {
+                assert!(text.contains("tykgen_part: !unsafe \"primary\""), "{profile}: {path} has retention.sql");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_redis_cluster_is_created_from_ip_addresses() {
+    for profile in builtins() {
+        let project = project(&profile);
+        let Some(tasks) = project.get("roles/redis_cluster/tasks/main.yml") else { continue };
+        assert!(tasks.contains("argv: [getent, ahostsv4, \"{{ hostvars[item].tykgen_address }}\"]"), "{tasks}");
+        let create = &tasks[tasks.find("--cluster', 'create'").unwrap()..];
+        assert!(create.contains("redis_cluster_ips"), "{tasks}");
+        assert!(!create[..create.find("- name:").unwrap_or(create.len())].contains("tykgen_address"), "{tasks}");
+    }
 }
