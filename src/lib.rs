@@ -35,26 +35,37 @@ pub struct Rendered {
     pub sets: Vec<(String, FileSet)>,
 }
 
-/// Loads, validates and renders a profile in memory.
-///
-/// # Errors
-/// `Diagnostics` for a bad profile; any other error for a template that fails to render.
-pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
+/// Loads, validates and checks a profile, builds its topology and configuration, and hands the
+/// rendering context to `f`: the one pipeline behind `render` and `--dump-context`.
+fn with_context<T>(
+    input: &profile::Input,
+    templates: Option<&Path>,
+    f: impl FnOnce(&targets::Context<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let loaded = profile::load(input)?;
     validate::validate(&loaded)?;
     check::gate(&loaded)?;
     let renderer = render::Renderer::new(templates)?;
     let topology = topology::build(&loaded.profile);
     let bundle = config::bundle(&loaded.profile, &topology, &renderer)?;
-    let ctx = targets::Context { profile: &loaded.profile, topology: &topology, bundle: &bundle, renderer: &renderer };
-    let mut sets = Vec::new();
-    let mut readme = FileSet::new();
-    readme.add("README.md", renderer.render("docs/profile-README.md.tera", &ctx)?, FileMode::Normal)?;
-    sets.push((String::new(), readme));
-    for t in target.expand() {
-        sets.push((t.dir().to_owned(), targets::render(t, &ctx)?));
-    }
-    Ok(Rendered { name: loaded.profile.name.clone(), sets })
+    f(&targets::Context { profile: &loaded.profile, topology: &topology, bundle: &bundle, renderer: &renderer })
+}
+
+/// Loads, validates and renders a profile in memory.
+///
+/// # Errors
+/// `Diagnostics` for a bad profile; any other error for a template that fails to render.
+pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
+    with_context(input, templates, |ctx| {
+        let mut sets = Vec::new();
+        let mut readme = FileSet::new();
+        readme.add("README.md", ctx.renderer.render("docs/profile-README.md.tera", ctx)?, FileMode::Normal)?;
+        sets.push((String::new(), readme));
+        for t in target.expand() {
+            sets.push((t.dir().to_owned(), targets::render(t, ctx)?));
+        }
+        Ok(Rendered { name: ctx.profile.name.clone(), sets })
+    })
 }
 
 /// The template context of a profile as JSON (for `render --dump-context`).
@@ -62,13 +73,7 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
 /// # Errors
 /// As `render_profile`.
 pub fn context_json(input: &profile::Input, templates: Option<&Path>) -> anyhow::Result<String> {
-    let loaded = profile::load(input)?;
-    validate::validate(&loaded)?;
-    let renderer = render::Renderer::new(templates)?;
-    let topology = topology::build(&loaded.profile);
-    let bundle = config::bundle(&loaded.profile, &topology, &renderer)?;
-    let ctx = targets::Context { profile: &loaded.profile, topology: &topology, bundle: &bundle, renderer: &renderer };
-    Ok(serde_json::to_string_pretty(&ctx)? + "\n")
+    with_context(input, templates, |ctx| Ok(serde_json::to_string_pretty(ctx)? + "\n"))
 }
 
 /// Runs a parsed command line.

@@ -649,11 +649,12 @@ fn tyk_secrets(t: &mut Topology, p: &Profile) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::profile::{Input, load};
 
-    fn topo(name: &str) -> Topology {
+    /// The topology of a built-in profile (shared by other modules' tests).
+    pub(crate) fn topo(name: &str) -> Topology {
         let loaded = load(&Input { profile: Some(name.into()), ..Input::default() }).unwrap();
         build(&loaded.profile)
     }

@@ -343,12 +343,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
 mod tests {
     use super::*;
     use crate::profile::{Input, load};
-    use crate::topology::build;
-
-    fn topo(name: &str) -> Topology {
-        let loaded = load(&Input { profile: Some(name.into()), ..Input::default() }).unwrap();
-        build(&loaded.profile)
-    }
+    use crate::topology::tests::topo;
 
     #[test]
     fn tiers_keep_the_redis_deployment_apart() {
