@@ -34,6 +34,17 @@ pub enum Command {
     ///
     /// Example: `tykgen check production --strict --format sarif > tykgen.sarif`
     Check(CheckArgs),
+    /// Show what a profile will build, before anything is built: the machines, who talks to whom
+    /// on which port, the Redis and database members, the connection budget, and what each target
+    /// creates.
+    ///
+    /// `--format mermaid` and `dot` draw the topology (GitHub and GitLab render Mermaid in
+    /// Markdown; Graphviz renders dot); `json` is the same data for tooling (`--schema` prints its
+    /// JSON Schema). With `--against OLD`, the machines, links and versions added, removed or
+    /// changed since OLD are shown, in the diagrams coloured.
+    ///
+    /// Example: `tykgen explain production --set gateway.nodes=4 --against production`
+    Explain(ExplainArgs),
     /// Write the compose lab's `.env` (random secrets) and, with TLS, a lab CA and certificates.
     ///
     /// Into `OUT/<profile>/compose/`: `.env` (mode 0600) and `tls/` (keys 0600). Existing files
@@ -117,6 +128,37 @@ pub struct CheckArgs {
     /// Fail (exit 1) on warnings as well as errors.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// `tykgen explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The profile (the new side of a change review).
+    #[command(flatten)]
+    pub input: ProfileArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+    /// Compare with this profile (a file or a built-in; taken as it is, without the `-f`/`--set`
+    /// of the new side) and show what changes.
+    #[arg(long, value_name = "OLD")]
+    pub against: Option<String>,
+    /// Print the JSON Schema of `--format json` instead.
+    #[arg(long, conflicts_with_all = ["against", "format"])]
+    pub schema: bool,
+}
+
+/// Output format of `tykgen explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Tables for a terminal or a merge-request comment.
+    Text,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// A Graphviz digraph.
+    Dot,
+    /// The same data as JSON.
+    Json,
 }
 
 /// Output format of `tykgen check`.

@@ -9,15 +9,15 @@
 //! its compatibility matrix) or that breaks the guidance's first rule (data on a Gateway's
 //! machine); a *warning* works but goes against Tyk's guidance; a *note* is worth knowing.
 
+pub mod budget;
 mod format;
 mod rules;
 
-use std::io::{IsTerminal, Write as _};
-use std::process::ExitCode;
+use std::io::IsTerminal;
 
-use crate::cli::{CheckArgs, CheckFormat};
 use crate::diagnostic::{Diagnostic, Diagnostics, Loc, Severity};
-use crate::profile::{self, Loaded};
+use crate::profile::Loaded;
+use crate::topology::Topology;
 
 pub use format::{human, json, sarif};
 
@@ -318,10 +318,11 @@ impl Finding {
     }
 }
 
-/// Every finding of every rule on a loaded, structurally valid profile, most severe first.
+/// Every finding of every rule on a loaded, structurally valid profile and its topology, most
+/// severe first.
 #[must_use]
-pub fn run(loaded: &Loaded) -> Vec<Finding> {
-    let mut findings = rules::all(loaded);
+pub fn run(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
+    let mut findings = rules::all(loaded, topology);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -336,8 +337,8 @@ pub fn run(loaded: &Loaded) -> Vec<Finding> {
 ///
 /// # Errors
 /// The findings, when any is an error.
-pub fn gate(loaded: &Loaded) -> Result<(), Diagnostics> {
-    let findings = run(loaded);
+pub fn gate(loaded: &Loaded, topology: &Topology) -> Result<(), Diagnostics> {
+    let findings = run(loaded, topology);
     let diags =
         Diagnostics(findings.iter().filter(|f| f.severity >= Severity::Warning).map(Finding::diagnostic).collect());
     if diags.has_errors() {
@@ -354,7 +355,8 @@ pub fn gate(loaded: &Loaded) -> Result<(), Diagnostics> {
 }
 
 /// Colour only on a terminal, and never with `NO_COLOR` set to a non-empty value.
-fn color_for(terminal: bool) -> bool {
+#[must_use]
+pub fn color_for(terminal: bool) -> bool {
     terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
@@ -370,20 +372,11 @@ pub struct Report {
 }
 
 impl Report {
-    /// Loads, validates and checks `input`; load and structural errors become `TYK-PROFILE` findings.
+    /// The report of a profile that failed to load or validate: its problems as `TYK-PROFILE`
+    /// findings.
     #[must_use]
-    pub fn of(input: &profile::Input, strict: bool) -> Self {
-        let as_findings = |d: Diagnostics| d.0.iter().map(Finding::from_profile_error).collect();
-        match profile::load(input) {
-            Err(d) => Self { profile: None, findings: as_findings(d), strict },
-            Ok(loaded) => {
-                let profile = Some(loaded.profile.name.clone());
-                match crate::validate::validate(&loaded) {
-                    Err(d) => Self { profile, findings: as_findings(d), strict },
-                    Ok(()) => Self { profile, findings: run(&loaded), strict },
-                }
-            }
-        }
+    pub fn of_errors(profile: Option<String>, errors: &Diagnostics, strict: bool) -> Self {
+        Self { profile, findings: errors.0.iter().map(Finding::from_profile_error).collect(), strict }
     }
 
     /// How many findings have `severity`.
@@ -397,30 +390,6 @@ impl Report {
     pub fn passed(&self) -> bool {
         self.count(Severity::Error) == 0 && !(self.strict && self.count(Severity::Warning) > 0)
     }
-}
-
-/// `tykgen check`.
-///
-/// # Errors
-/// Only when standard output cannot be written.
-pub fn command(args: &CheckArgs) -> anyhow::Result<ExitCode> {
-    let input = profile::Input {
-        profile: Some(args.input.profile.clone()),
-        overlays: args.input.values.clone(),
-        sets: args.input.set.clone(),
-    };
-    let report = Report::of(&input, args.strict);
-    let text = match args.format {
-        CheckFormat::Human => human(&report, color_for(std::io::stdout().is_terminal())),
-        CheckFormat::Json => serde_json::to_string_pretty(&json(&report))? + "\n",
-        CheckFormat::Sarif => serde_json::to_string_pretty(&sarif(&report))? + "\n",
-    };
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
-        _ => {}
-    }
-    Ok(if report.passed() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 #[cfg(test)]

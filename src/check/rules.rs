@@ -1,17 +1,14 @@
 //! The rules themselves, one function per family. Each finding points at the profile key it is
 //! about; `docs/check-rules.md` lists them all.
 
-use std::collections::BTreeMap;
-
 use super::{Finding, rule};
 use crate::diagnostic::Severity;
 use crate::profile::{Engine, Loaded, Persistence, Profile, Redis, RedisMode, TlsVersion, Version};
-use crate::topology::{self, Peer, Role, Service, Store, Topology};
+use crate::topology::{self, Role, Store, Topology};
 
 /// Every finding of every rule, in rule order.
-pub(super) fn all(loaded: &Loaded) -> Vec<Finding> {
-    let topology = topology::build(&loaded.profile);
-    let mut c = Checker { loaded, p: &loaded.profile, t: &topology, out: Vec::new() };
+pub(super) fn all(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
+    let mut c = Checker { loaded, p: &loaded.profile, t: topology, out: Vec::new() };
     c.compatibility();
     c.availability();
     c.data();
@@ -167,24 +164,8 @@ impl<'a> Checker<'a> {
         .collect()
     }
 
-    /// Tyk machines (by role) that open connections to the Redis deployment `store`.
-    fn redis_clients(&self, store: Store) -> BTreeMap<Role, u32> {
-        let mut clients: BTreeMap<Role, u32> = BTreeMap::new();
-        let Some(dep) = self.t.redis.iter().find(|r| r.store == store) else { return clients };
-        let Some(first) = dep.nodes.first() else { return clients };
-        for link in self.t.links_to(first).filter(|l| l.service == Service::Redis) {
-            if let Peer::Machine(name) = &link.from
-                && let Some(m) = self.t.machine(name)
-                && matches!(m.role, Role::Gateway | Role::Dashboard | Role::Pump)
-            {
-                *clients.entry(m.role).or_default() += 1;
-            }
-        }
-        clients
-    }
-
     fn pump_reads(&self, store: Store) -> bool {
-        self.redis_clients(store).contains_key(&Role::Pump)
+        super::budget::clients(self.t, store).contains_key(&Role::Pump)
     }
 
     fn compatibility(&mut self) {
@@ -491,13 +472,21 @@ impl<'a> Checker<'a> {
                     "max_active is the upper limit of open connections; idle connections above it are never kept",
                 );
             }
-            let clients = self.redis_clients(store);
-            let total: u64 = clients.values().map(|n| u64::from(*n) * u64::from(pool.max_active)).sum();
-            if total > u64::from(r.maxclients) {
-                let parts: Vec<String> = clients
+            let Some(budget) = super::budget::budget(self.t, store) else { continue };
+            if !budget.fits() {
+                let total = budget.total;
+                let parts: Vec<String> = budget
+                    .clients
                     .iter()
-                    .map(|(role, n)| {
-                        format!("{n} {}{} × {}", role.as_str(), if *n == 1 { "" } else { "s" }, pool.max_active)
+                    .map(|c| {
+                        let pools = if c.pools == 1 { String::new() } else { format!(" × {} pools", c.pools) };
+                        format!(
+                            "{} {}{}{pools} × {}",
+                            c.machines,
+                            c.role,
+                            if c.machines == 1 { "" } else { "s" },
+                            c.max_active
+                        )
                     })
                     .collect();
                 self.add(
@@ -506,7 +495,7 @@ impl<'a> Checker<'a> {
                     format!(
                         "the pools towards `{key}` may open {total} connections ({}) but `{key}.maxclients` is {}: raise it to at least {total}, or lower `{key}.pool.max_active`",
                         parts.join(" + "),
-                        r.maxclients
+                        budget.maxclients
                     ),
                     "Redis refuses connections above `maxclients` under load; leave headroom for replicas, Sentinels and operators",
                 );

@@ -15,7 +15,7 @@ fn ids(report: &Report, severity: Severity) -> BTreeSet<&'static str> {
 fn builtin(name: &str, sets: &[&str]) -> Report {
     let input =
         Input { profile: Some(name.into()), sets: sets.iter().map(|s| (*s).to_owned()).collect(), ..Input::default() };
-    Report::of(&input, true)
+    crate::commands::check::report(&input, true)
 }
 
 fn fixture(rule_id: &str) -> Report {
@@ -24,7 +24,7 @@ fn fixture(rule_id: &str) -> Report {
     if rule_id != "clean" {
         input.overlays.push(dir.join(format!("{rule_id}.yaml")));
     }
-    Report::of(&input, true)
+    crate::commands::check::report(&input, true)
 }
 
 #[test]
@@ -161,10 +161,10 @@ fn render_stops_on_errors_only() {
         sets: sets.iter().map(|s| (*s).to_owned()).collect(),
         ..Input::default()
     };
-    let loaded = load(&input(&[])).unwrap();
-    assert!(gate(&loaded).is_ok(), "warnings do not stop render");
-    let loaded = load(&input(&["redis.version=6.0"])).unwrap();
-    let err = gate(&loaded).unwrap_err();
+    let planned = crate::plan(&input(&[])).unwrap();
+    assert!(gate(&planned.loaded, &planned.topology).is_ok(), "warnings do not stop render");
+    let planned = crate::plan(&input(&["redis.version=6.0"])).unwrap();
+    let err = gate(&planned.loaded, &planned.topology).unwrap_err();
     assert!(err.has_errors());
     let text = err.render(false);
     assert!(text.contains("error[TYK-COMPAT-REDIS]"), "{text}");

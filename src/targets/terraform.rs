@@ -49,6 +49,13 @@ struct TfMachine {
     data_volume: bool,
 }
 
+/// The zone a machine goes to, as an index into the zones the module uses (the module takes it
+/// modulo `az_count`): machines of one role spread over the zones in index order.
+#[must_use]
+pub fn zone_slot(m: &Machine) -> u32 {
+    m.index.saturating_sub(1)
+}
+
 /// One security group.
 #[derive(Debug, Serialize)]
 struct TfTier {
@@ -231,7 +238,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             group: m.group(),
             tier: tier_of(m),
             subnet: if m.role.is_data_tier() { "data" } else { "app" },
-            az_index: m.index.saturating_sub(1),
+            az_index: zone_slot(m),
             data_volume: has_data_volume(m.role),
         })
         .collect();

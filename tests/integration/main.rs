@@ -12,6 +12,7 @@ mod compose;
 mod data_tier;
 mod determinism;
 mod errors;
+mod explain;
 mod hostile;
 mod key_tables;
 mod terraform;

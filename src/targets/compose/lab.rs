@@ -4,8 +4,7 @@
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
+use std::path::Path;
 
 use anyhow::Context as _;
 use rcgen::{
@@ -127,22 +126,4 @@ pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>>
         }
     }
     Ok(notes)
-}
-
-/// Runs `tykgen lab-secrets` for a profile, into `OUT/<profile>/compose/`.
-///
-/// # Errors
-/// A bad profile, or a file that cannot be written.
-pub fn command(input: &crate::profile::Input, out: &Path, templates: Option<&Path>) -> anyhow::Result<ExitCode> {
-    let rendered = crate::render_profile(input, crate::targets::Target::Config, templates)?;
-    let loaded = crate::profile::load(input)?;
-    let topology = crate::topology::build(&loaded.profile);
-    let renderer = crate::render::Renderer::new(templates)?;
-    let bundle = crate::config::bundle(&loaded.profile, &topology, &renderer)?;
-    let ctx = super::Context { profile: &loaded.profile, topology: &topology, bundle: &bundle, renderer: &renderer };
-    let dir: PathBuf = out.join(&rendered.name).join(crate::targets::Target::Compose.dir());
-    for note in write(&topology, super::tls_in_use(&ctx), &dir)? {
-        eprintln!("{note}");
-    }
-    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,18 @@
+//! `tykgen lab-secrets`: the compose lab's `.env` and lab certificates, beside the rendered lab.
+
+use std::process::ExitCode;
+
+use crate::cli::LabSecretsArgs;
+use crate::targets::{Target, compose};
+
+pub(super) fn run(args: &LabSecretsArgs) -> anyhow::Result<ExitCode> {
+    let planned = crate::plan(&super::input_of(&args.input))?;
+    let notes = crate::with_context(&planned, None, |ctx| {
+        let dir = args.out.join(&ctx.profile.name).join(Target::Compose.dir());
+        compose::lab::write(ctx.topology, compose::tls_in_use(ctx), &dir)
+    })?;
+    for note in notes {
+        eprintln!("{note}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
