@@ -50,6 +50,10 @@ pub enum Command {
     /// Into `OUT/<profile>/compose/`: `.env` (mode 0600) and `tls/` (keys 0600). Existing files
     /// are never overwritten. Not part of `render`: these are secrets, never committed.
     ///
+    /// Run it in the rendered folder with no argument (`cd out/my-stack/compose && tykgen
+    /// lab-secrets`): it finds the profile that rendered the folder. Run again after adding
+    /// machines: it adds their certificates and any new secrets, and changes nothing else.
+    ///
     /// Example: `tykgen lab-secrets production`
     LabSecrets(LabSecretsArgs),
     /// List the built-in profiles, one line each.
@@ -76,9 +80,10 @@ pub enum Command {
 /// Where the profile comes from.
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
-    /// A profile file, or the name of a built-in profile (see `tykgen profiles`).
-    #[arg(value_name = "PROFILE", default_value = crate::profile::DEFAULT_PROFILE)]
-    pub profile: String,
+    /// A profile file, or the name of a built-in profile (see `tykgen profiles`). Without it: the
+    /// profile that rendered the folder you are in (its `.tykgen-source`), else `production`.
+    #[arg(value_name = "PROFILE")]
+    pub profile: Option<String>,
     /// Overlay a values file (maps merge, lists replace, `null` removes); repeatable.
     #[arg(short = 'f', long = "values", value_name = "FILE")]
     pub values: Vec<PathBuf>,
@@ -96,9 +101,10 @@ pub struct RenderArgs {
     /// What to render.
     #[arg(short, long, value_enum, default_value_t = Target::All)]
     pub target: Target,
-    /// The output folder; the profile's output goes into `OUT/<profile>/`.
-    #[arg(short, long, value_name = "OUT", default_value = "out")]
-    pub out: PathBuf,
+    /// The output folder; the profile's output goes into `OUT/<profile>/` [default: the folder
+    /// above the rendered folder you are in, else `out`].
+    #[arg(short, long, value_name = "OUT")]
+    pub out: Option<PathBuf>,
     /// A folder of templates that replace the built-in ones of the same relative path.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
@@ -111,8 +117,12 @@ pub struct RenderArgs {
     /// Overwrite files that tykgen did not write, or that were edited since it did.
     #[arg(long)]
     pub force: bool,
-    /// Print the template context as JSON instead of rendering (to compare template engines).
-    #[arg(long, hide = true)]
+    /// Print only errors and warnings, not what was written and what to run next.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Print the template context as JSON instead of rendering (what templates given with
+    /// `--templates` can use).
+    #[arg(long)]
     pub dump_context: bool,
 }
 
@@ -178,9 +188,10 @@ pub struct LabSecretsArgs {
     /// The profile.
     #[command(flatten)]
     pub input: ProfileArgs,
-    /// The output folder; files go into `OUT/<profile>/compose/`.
-    #[arg(short, long, value_name = "OUT", default_value = "out")]
-    pub out: PathBuf,
+    /// The output folder; files go into `OUT/<profile>/compose/` [default: the folder above the
+    /// rendered folder you are in, else `out`].
+    #[arg(short, long, value_name = "OUT")]
+    pub out: Option<PathBuf>,
 }
 
 /// `tykgen init`.

@@ -23,7 +23,7 @@ pub(super) fn run(args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         super::print_stdout(&(serde_json::to_string_pretty(&explain::json_schema())? + "\n"))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut e = explanation(&super::input_of(&args.input))?;
+    let mut e = explanation(&super::input_of(&args.input)?)?;
     if let Some(old) = &args.against {
         let old = explanation(&profile::Input { profile: Some(old.clone()), ..profile::Input::default() })?;
         e.changes = Some(explain::changes(&old, &e));

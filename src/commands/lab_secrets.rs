@@ -6,9 +6,11 @@ use crate::cli::LabSecretsArgs;
 use crate::targets::{Target, compose};
 
 pub(super) fn run(args: &LabSecretsArgs) -> anyhow::Result<ExitCode> {
-    let planned = crate::plan(&super::input_of(&args.input))?;
+    let resolved = super::origin::resolve(&args.input)?;
+    let out = resolved.out(args.out.as_deref());
+    let planned = crate::plan(&resolved.input)?;
     let notes = crate::with_context(&planned, None, |ctx| {
-        let dir = args.out.join(&ctx.profile.name).join(Target::Compose.dir());
+        let dir = out.join(&ctx.profile.name).join(Target::Compose.dir());
         compose::lab::write(ctx.topology, compose::tls_in_use(ctx), &dir)
     })?;
     for note in notes {

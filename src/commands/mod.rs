@@ -6,6 +6,7 @@ mod completions;
 mod explain;
 mod init;
 mod lab_secrets;
+mod origin;
 mod profiles;
 mod render;
 mod schema;
@@ -33,9 +34,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The pipeline's input from the profile arguments every command shares.
-fn input_of(args: &ProfileArgs) -> profile::Input {
-    profile::Input { profile: Some(args.profile.clone()), overlays: args.values.clone(), sets: args.set.clone() }
+/// The pipeline's input from the profile arguments every command shares (see `origin`).
+fn input_of(args: &ProfileArgs) -> anyhow::Result<profile::Input> {
+    Ok(origin::resolve(args)?.input)
 }
 
 /// Prints to standard output; a closed pipe (`tykgen schema | head`) is not an error.

@@ -138,8 +138,19 @@ pub fn load(input: &Input) -> Result<Loaded, Diagnostics> {
 }
 
 /// Reads a built-in profile by name, or a profile file by path.
+/// True when the profile argument `name` means a built-in profile rather than a file: a built-in's
+/// name that is not also the path of an existing `.yaml`/`.yml` file or of a path with a `/`.
+#[must_use]
+pub fn names_builtin(name: &str) -> bool {
+    builtin_text(name).is_some() && !(looks_like_path(name) && Path::new(name).exists())
+}
+
+fn looks_like_path(name: &str) -> bool {
+    name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
 fn read_profile(name: &str) -> Result<Arc<Source>, Diagnostic> {
-    let looks_like_path = name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml");
+    let looks_like_path = looks_like_path(name);
     if !looks_like_path || !Path::new(name).exists() {
         if let Some(text) = builtin_text(name) {
             return Ok(Arc::new(Source { name: format!("<built-in>/profiles/{name}.yaml"), text: text.to_owned() }));

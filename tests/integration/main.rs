@@ -15,6 +15,7 @@ mod errors;
 mod explain;
 mod hostile;
 mod key_tables;
+mod newcomer;
 mod terraform;
 mod tools;
 mod tyk_schema;

@@ -68,34 +68,96 @@ fn create_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Lab TLS files, relative to the compose folder: `(path, contents, mode)`.
-///
-/// # Errors
-/// Key generation or signing fails.
-pub fn tls_files(t: &Topology) -> anyhow::Result<Vec<(String, String, u32)>> {
+/// The lab CA's parameters: the same for every run of a profile, so a CA written earlier can sign
+/// certificates for machines added since (with its key from `ca.key`).
+fn ca_params(t: &Topology) -> anyhow::Result<CertificateParams> {
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params.distinguished_name.push(DnType::CommonName, format!("tykgen lab CA ({})", t.name));
     ca_params.key_usages =
         vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    Ok(ca_params)
+}
+
+/// One machine's certificate files, relative to `tls/`: `(path, contents, mode)`.
+fn machine_files(
+    machine: &str,
+    names: &[String],
+    issuer: &Issuer<'_, KeyPair>,
+) -> anyhow::Result<Vec<(String, String, u32)>> {
+    let mut params = CertificateParams::new(names.to_vec())?;
+    params.distinguished_name.push(DnType::CommonName, names[0].clone());
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, issuer)?;
+    let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+    Ok(vec![
+        (format!("{machine}/machine.crt"), cert_pem.clone(), 0o644),
+        (format!("{machine}/machine.key"), key_pem.clone(), 0o600),
+        (format!("{machine}/machine.pem"), format!("{cert_pem}{key_pem}"), 0o600),
+    ])
+}
+
+/// Lab TLS files, relative to `tls/`: a new CA and one certificate per machine.
+///
+/// # Errors
+/// Key generation or signing fails.
+pub fn tls_files(t: &Topology) -> anyhow::Result<Vec<(String, String, u32)>> {
+    let ca_params = ca_params(t)?;
     let ca_key = KeyPair::generate()?;
     let ca_cert = ca_params.self_signed(&ca_key)?;
     let mut files =
         vec![("ca.crt".to_owned(), ca_cert.pem(), 0o644), ("ca.key".to_owned(), ca_key.serialize_pem(), 0o600)];
     let issuer = Issuer::new(ca_params, ca_key);
     for (machine, names) in super::tls_subjects(t) {
-        let mut params = CertificateParams::new(names.clone())?;
-        params.distinguished_name.push(DnType::CommonName, names[0].clone());
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        let key = KeyPair::generate()?;
-        let cert = params.signed_by(&key, &issuer)?;
-        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
-        files.push((format!("{machine}/machine.crt"), cert_pem.clone(), 0o644));
-        files.push((format!("{machine}/machine.key"), key_pem.clone(), 0o600));
-        files.push((format!("{machine}/machine.pem"), format!("{cert_pem}{key_pem}"), 0o600));
+        files.extend(machine_files(&machine, &names, &issuer)?);
     }
     Ok(files)
+}
+
+/// Certificates for the machines of `t` that `tls_dir` (holding a lab CA) has none for, signed by
+/// that CA; existing certificates are kept. Returns the machines it made certificates for.
+fn add_missing_certificates(t: &Topology, tls_dir: &Path) -> anyhow::Result<Vec<String>> {
+    let missing: Vec<(String, Vec<String>)> = super::tls_subjects(t)
+        .into_iter()
+        .filter(|(machine, _)| !tls_dir.join(machine).join("machine.crt").exists())
+        .collect();
+    if missing.is_empty() {
+        return Ok(Vec::new());
+    }
+    let key_path = tls_dir.join("ca.key");
+    let pem = fs_err::read_to_string(&key_path)
+        .context("the lab CA's key is needed to sign certificates for new machines")?;
+    let ca_key = KeyPair::from_pem(&pem).with_context(|| format!("reading the lab CA key `{}`", key_path.display()))?;
+    let issuer = Issuer::new(ca_params(t)?, ca_key);
+    let mut made = Vec::new();
+    for (machine, names) in missing {
+        for (rel, contents, mode) in machine_files(&machine, &names, &issuer)? {
+            create_new(&tls_dir.join(rel), contents.as_bytes(), mode)?;
+        }
+        made.push(machine);
+    }
+    Ok(made)
+}
+
+/// Lines for the generated secrets that an existing `.env` lacks (a profile that gained a
+/// machine kind or a secret since `.env` was written), with fresh values.
+fn missing_env_lines(t: &Topology, existing: &str) -> anyhow::Result<(String, Vec<String>)> {
+    let defined: std::collections::BTreeSet<&str> =
+        existing.lines().filter_map(|l| l.split_once('=').map(|(k, _)| k.trim())).collect();
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for s in &t.secrets {
+        let var = super::env_name(&s.name);
+        if defined.contains(var.as_str()) {
+            continue;
+        }
+        let value = if s.generated { random_secret(SECRET_LEN)? } else { String::new() };
+        text.push_str(&format!("\n# {} (added by `tykgen lab-secrets`)\n{var}={value}\n", s.description));
+        names.push(var);
+    }
+    Ok((text, names))
 }
 
 /// `tykgen lab-secrets`: writes `.env` and, with TLS, `tls/` into `dir` (the compose folder).
@@ -106,7 +168,20 @@ pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>>
     let mut notes = Vec::new();
     let env = dir.join(".env");
     if env.exists() {
-        notes.push(format!("kept {} (never overwritten)", env.display()));
+        let existing = fs_err::read_to_string(&env)?;
+        let (text, names) = missing_env_lines(t, &existing)?;
+        if names.is_empty() {
+            notes.push(format!("kept {} (it has every secret)", env.display()));
+        } else {
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&env)
+                .with_context(|| format!("appending to `{}`", env.display()))?;
+            let sep = if existing.ends_with('\n') || existing.is_empty() { "" } else { "\n" };
+            f.write_all(format!("{sep}{text}").as_bytes())
+                .with_context(|| format!("appending to `{}`", env.display()))?;
+            notes.push(format!("added {} to {} (nothing in it was changed)", names.join(", "), env.display()));
+        }
     } else {
         create_new(&env, env_file(t)?.as_bytes(), 0o600)?;
         notes.push(format!("wrote {} (mode 0600)", env.display()));
@@ -117,7 +192,16 @@ pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>>
     if tls {
         let tls_dir = dir.join("tls");
         if tls_dir.join("ca.crt").exists() {
-            notes.push(format!("kept {} (remove it to create new lab certificates)", tls_dir.display()));
+            let made = add_missing_certificates(t, &tls_dir)?;
+            if made.is_empty() {
+                notes.push(format!("kept {} (every machine has its certificate)", tls_dir.display()));
+            } else {
+                notes.push(format!(
+                    "added certificates for {} to {}, signed by its lab CA (the others were kept)",
+                    made.join(", "),
+                    tls_dir.display()
+                ));
+            }
         } else {
             for (rel, contents, mode) in tls_files(t)? {
                 create_new(&tls_dir.join(rel), contents.as_bytes(), mode)?;
