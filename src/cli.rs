@@ -12,6 +12,10 @@ use crate::targets::Target;
 #[derive(Debug, Parser)]
 #[command(name = "tykgen", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
+    /// When to colour messages: `auto` (on a terminal; `NO_COLOR`, `TERM=dumb` and
+    /// `CLICOLOR_FORCE` are honoured), `always` or `never`.
+    #[arg(long, global = true, value_enum, default_value_t = crate::diagnostic::ColorWhen::Auto, value_name = "WHEN")]
+    pub color: crate::diagnostic::ColorWhen,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,

@@ -114,20 +114,36 @@ impl Diagnostic {
             Some(id) => format!("{}[{id}]", self.severity),
             None => self.severity.to_string(),
         };
-        let _ = writeln!(out, "{}: {}", paint(sev_color, &head), paint("1", &self.message));
+        let _ = writeln!(out, "{}: {}", paint(sev_color, &head), paint("1", &shorten(&self.message)));
         if let Some(loc) = &self.loc {
             let line_no = loc.line.to_string();
             let pad = " ".repeat(line_no.len());
             let _ = writeln!(out, "{pad}{} {}", paint("1;34", "-->"), loc.position());
             if let Some(text) = loc.source.text.lines().nth(loc.line.saturating_sub(1)) {
-                let shown: String =
-                    text.chars().map(|c| if c.is_control() && c != '\t' { '\u{fffd}' } else { c }).collect();
+                // A long line is shown as a window around the caret, so a megabyte-long value
+                // cannot flood the terminal.
+                let chars: Vec<char> = text.chars().collect();
+                let col = loc.col.saturating_sub(1).min(chars.len());
+                let (start, end) = if chars.len() <= SNIPPET_WIDTH {
+                    (0, chars.len())
+                } else {
+                    let start = col.saturating_sub(SNIPPET_WIDTH / 3);
+                    (start, (start + SNIPPET_WIDTH).min(chars.len()))
+                };
+                let visible = |c: &char| if c.is_control() && *c != '\t' { '\u{fffd}' } else { *c };
+                let mut shown: String = chars[start..end].iter().map(visible).collect();
+                let mut lead: String = if start > 0 { " ".repeat(ELLIPSIS.chars().count()) } else { String::new() };
+                if start > 0 {
+                    shown.insert_str(0, ELLIPSIS);
+                }
+                if end < chars.len() {
+                    shown.push_str(ELLIPSIS);
+                }
                 let bar = paint("1;34", "|");
                 let _ = writeln!(out, "{pad} {bar}");
                 let _ = writeln!(out, "{} {bar} {shown}", paint("1;34", &line_no));
-                let lead: String =
-                    text.chars().take(loc.col.saturating_sub(1)).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-                let marks = "^".repeat(loc.len.max(1));
+                lead.extend(chars[start..col].iter().map(|c| if *c == '\t' { '\t' } else { ' ' }));
+                let marks = "^".repeat(loc.len.clamp(1, end.saturating_sub(col).max(1)));
                 let _ = writeln!(out, "{pad} {bar} {lead}{}", paint(sev_color, &marks));
             }
         }
@@ -142,6 +158,56 @@ impl Diagnostic {
         }
         out
     }
+}
+
+/// When to colour what tykgen prints (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set or `TERM` is `dumb`; `CLICOLOR_FORCE` forces it.
+    #[default]
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+static COLOR: std::sync::OnceLock<ColorWhen> = std::sync::OnceLock::new();
+
+/// Sets the `--color` choice for the rest of the process (the first call wins).
+pub fn set_color(when: ColorWhen) {
+    let _ = COLOR.set(when);
+}
+
+/// Whether to colour output going to a stream that is (`terminal`) or is not a terminal: the
+/// `--color` choice, then `CLICOLOR_FORCE`, `NO_COLOR` and `TERM=dumb` (the conventions of
+/// no-color.org and bixense.com/clicolors).
+#[must_use]
+pub fn color(terminal: bool) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto if set("CLICOLOR_FORCE") => true,
+        ColorWhen::Auto if set("NO_COLOR") || std::env::var_os("TERM").is_some_and(|t| t == "dumb") => false,
+        ColorWhen::Auto => terminal,
+    }
+}
+
+/// How many characters of a source line a snippet shows at most.
+const SNIPPET_WIDTH: usize = 120;
+/// How many characters of a message are shown at most.
+const MESSAGE_WIDTH: usize = 400;
+const ELLIPSIS: &str = "…";
+
+/// `text`, cut to [`MESSAGE_WIDTH`] characters with a note of how much was left out.
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    let count = text.chars().count();
+    if count <= MESSAGE_WIDTH {
+        return text.into();
+    }
+    let kept: String = text.chars().take(MESSAGE_WIDTH).collect();
+    format!("{kept}{ELLIPSIS} ({} more characters)", count - MESSAGE_WIDTH).into()
 }
 
 /// Several diagnostics, reported together.

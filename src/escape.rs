@@ -183,6 +183,40 @@ pub fn shell_single_string(input: &str) -> io::Result<String> {
     to_string(shell_single, input)
 }
 
+/// Free text as one line of Markdown that cannot change the document's structure: Markdown's
+/// punctuation is backslash-escaped (CommonMark: any ASCII punctuation may be), line breaks and
+/// other control characters become spaces, and invisible or direction-changing characters (bidi
+/// overrides and isolates, zero-width characters, BOM, line/paragraph separators) are shown as
+/// `U+XXXX`, so a description cannot start a heading, a link, a table row or reorder text.
+#[must_use]
+pub fn markdown_inline(input: &str) -> String {
+    let mut out = String::with_capacity(input.len());
+    for c in input.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '{' | '}' | '[' | ']' | '(' | ')' | '<' | '>' | '#' | '+' | '-' | '!' | '|'
+            | '~' | '&' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' => {
+                out.push_str(&format!("U+{:04X}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    // What can only start a block at the start of a line: `1.` (an ordered list; `1)` is escaped
+    // above) and a line of `=` (a heading underline).
+    let digits = out.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 && out[digits..].starts_with('.') {
+        out.insert(digits, '\\');
+    } else if out.trim_start().starts_with('=') && out.trim().bytes().all(|b| b == b'=') {
+        let at = out.len() - out.trim_start().len();
+        out.insert(at, '\\');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,5 +536,16 @@ mod tests {
                 Err(_) => prop_assert!(s.contains('\0')),
             }
         }
+    }
+
+    #[test]
+    fn markdown_text_cannot_make_structure() {
+        let hostile = "ok\n# Heading\n| a | b |\n[x](javascript:alert(1)) <b>\u{202E}txt\0`code`";
+        let md = markdown_inline(hostile);
+        assert!(!md.contains('\n') && !md.contains('\0') && !md.contains('\u{202E}'), "{md}");
+        assert!(md.contains("U+202E") && md.contains("\\# Heading") && md.contains("\\[x\\]"), "{md}");
+        assert_eq!(markdown_inline("Tyk's layout: 2 Gateways, v5.8"), "Tyk's layout: 2 Gateways, v5.8");
+        assert_eq!(markdown_inline("1. first"), "1\\. first");
+        assert_eq!(markdown_inline("==="), "\\===");
     }
 }

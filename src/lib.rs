@@ -126,7 +126,7 @@ pub fn context_json(input: &profile::Input, templates: Option<&Path>) -> anyhow:
 /// Prints an error the way tykgen reports every error: profile problems with their source lines,
 /// anything else as `error:` plus one `caused by:` line per cause.
 pub fn report(e: &anyhow::Error) {
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let color = diagnostic::color(std::io::stderr().is_terminal());
     let mut err = std::io::stderr().lock();
     if let Some(diags) = e.downcast_ref::<Diagnostics>() {
         let _ = write!(err, "{}", diags.render(color));

@@ -124,6 +124,14 @@ pub fn lang_for(name: &str) -> Lang {
     }
 }
 
+/// The override templates under `--templates DIR`, by relative path.
+fn user_templates(overrides: Option<&Path>) -> anyhow::Result<Vec<(String, String)>> {
+    match overrides {
+        Some(dir) => templates_on_disk(dir).with_context(|| format!("reading templates from {}", dir.display())),
+        None => Ok(Vec::new()),
+    }
+}
+
 /// All templates of one run, one Tera instance per [`Lang`].
 pub struct Renderer {
     /// One engine per language, in [`Lang::ALL`] order.
@@ -135,16 +143,35 @@ pub struct Renderer {
 impl Renderer {
     /// Embedded templates, optionally overridden by files under `overrides` (same relative path).
     pub fn new(overrides: Option<&Path>) -> anyhow::Result<Self> {
-        Self::new_with_embedded(&EMBEDDED, overrides)
+        let builtin = templates_in_dir(&EMBEDDED)?;
+        let user = user_templates(overrides)?;
+        // An override replaces the built-in of the same path; one that replaces nothing is a typo
+        // (`compose.yml.tera`), unless it is a partial for `{% include %}` (its file name starts
+        // with `_`).
+        for (name, _) in &user {
+            let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
+            if !partial && !builtin.iter().any(|(b, _)| b == name) {
+                let dir = overrides.map(|d| d.display().to_string()).unwrap_or_default();
+                let hint = crate::diagnostic::did_you_mean(name, builtin.iter().map(|(b, _)| b.as_str()))
+                    .map_or_else(String::new, |b| format!(" (did you mean `{b}`?)"));
+                anyhow::bail!(
+                    "`{dir}/{name}` replaces no built-in template{hint}; an override must have a built-in's relative path (`tykgen render --help`), and a partial for `{{% include %}}` a file name starting with `_`"
+                );
+            }
+        }
+        Self::build(builtin, user, overrides)
     }
 
     /// Like [`Renderer::new`] with another embedded tree (tests pass their own).
     pub fn new_with_embedded(embedded: &Dir<'_>, overrides: Option<&Path>) -> anyhow::Result<Self> {
-        let builtin = templates_in_dir(embedded)?;
-        let user = match overrides {
-            Some(dir) => templates_on_disk(dir).with_context(|| format!("reading templates from {}", dir.display()))?,
-            None => Vec::new(),
-        };
+        Self::build(templates_in_dir(embedded)?, user_templates(overrides)?, overrides)
+    }
+
+    fn build(
+        builtin: Vec<(String, String)>,
+        user: Vec<(String, String)>,
+        overrides: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let names = builtin.iter().chain(&user).map(|(name, _)| name.clone()).collect();
         let mut engines = Vec::with_capacity(Lang::ALL.len());
         for lang in Lang::ALL {
@@ -242,6 +269,7 @@ fn register_filters(tera: &mut Tera) {
     tera.register_filter("shell", |v: Value, _: Kwargs, _: &State| {
         literal(&v, "shell", |s| Ok(format!("'{}'", escape::shell_single_string(s)?)))
     });
+    tera.register_filter("md", |v: Value, _: Kwargs, _: &State| literal(&v, "md", |s| Ok(escape::markdown_inline(s))));
     tera.register_filter("json", |v: Value, _: Kwargs, _: &State| -> TeraResult<Value> {
         let text = serde_json::to_string(&v).map_err(|e| tera::Error::message(format!("the `json` filter: {e}")))?;
         Ok(Value::safe_string(&text))

@@ -345,19 +345,13 @@ pub fn gate(loaded: &Loaded, topology: &Topology) -> Result<(), Diagnostics> {
         return Err(diags);
     }
     if !diags.0.is_empty() {
-        let color = color_for(std::io::stderr().is_terminal());
+        let color = crate::diagnostic::color(std::io::stderr().is_terminal());
         let text: String = diags.0.iter().map(|d| d.render(color) + "\n").collect();
         eprint!("{text}");
         let n = diags.0.len();
         eprintln!("{n} warning{} from `tykgen check` (see docs/check-rules.md)", if n == 1 { "" } else { "s" });
     }
     Ok(())
-}
-
-/// Colour only on a terminal, and never with `NO_COLOR` set to a non-empty value.
-#[must_use]
-pub fn color_for(terminal: bool) -> bool {
-    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
 /// The outcome of `check` on some input: the profile name when it loaded, and every finding.

@@ -28,7 +28,7 @@ pub(crate) fn report(input: &profile::Input, strict: bool) -> Report {
 pub(super) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let report = report(&super::input_of(&args.input)?, args.strict);
     let text = match args.format {
-        CheckFormat::Human => check::human(&report, check::color_for(std::io::stdout().is_terminal())),
+        CheckFormat::Human => check::human(&report, crate::diagnostic::color(std::io::stdout().is_terminal())),
         CheckFormat::Json => serde_json::to_string_pretty(&check::json(&report))? + "\n",
         CheckFormat::Sarif => serde_json::to_string_pretty(&check::sarif(&report))? + "\n",
     };

@@ -19,10 +19,20 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     let valid = !to_stdout
         && !stem.is_empty()
         && stem.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    let shown = if to_stdout { "my-stack.yaml".to_owned() } else { args.path.display().to_string() };
     let mut out = format!("# Started from the built-in profile `{}` (tykgen init).\n", args.from);
     for line in text.lines() {
         if valid && line.starts_with("name:") {
             out.push_str(&format!("name: {stem}\n"));
+        } else if line.starts_with("description:") {
+            let description = format!("My Tyk stack (started from the built-in profile {})", args.from);
+            out.push_str(&format!("description: \"{}\"\n", crate::escape::yaml_dq_string(&description)));
+        } else if line.starts_with('#') && line.contains("tykgen init --from") {
+            // Advice for the built-in; this file is already the user's own.
+        } else if line.starts_with('#') && line.contains("tykgen ") {
+            // The built-in's commands, for this file instead.
+            out.push_str(&line.replace(&format!(" {}", args.from), &format!(" {shown}")));
+            out.push('\n');
         } else {
             out.push_str(line);
             out.push('\n');
@@ -31,6 +41,13 @@ pub(super) fn run(args: &InitArgs) -> anyhow::Result<ExitCode> {
     if to_stdout {
         super::print_stdout(&out)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(dir) = args.path.parent().filter(|d| !d.as_os_str().is_empty() && !d.is_dir()) {
+        bail!(
+            "cannot create `{}`: the folder `{}` does not exist (create it first)",
+            args.path.display(),
+            dir.display()
+        );
     }
     let mut file =
         std::fs::OpenOptions::new().write(true).create_new(true).open(&args.path).with_context(|| {

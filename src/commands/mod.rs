@@ -22,6 +22,7 @@ use crate::profile;
 /// # Errors
 /// Everything that makes tykgen exit 1; `report` prints it.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    crate::diagnostic::set_color(cli.color);
     match cli.command {
         Command::Render(args) => render::run(&args),
         Command::Check(args) => check::run(&args),

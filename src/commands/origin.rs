@@ -142,7 +142,14 @@ pub(super) fn resolve(args: &ProfileArgs) -> anyhow::Result<Resolved> {
                 "`{name}` is a folder, not a profile: give a profile file or a built-in name, or a folder that `tykgen render` wrote (it has a `{FILE}`)"
             ),
         },
-        Some(name) => Ok(given(name)),
+        Some(name) => {
+            if profile::names_builtin(name) && Path::new(name).is_file() {
+                eprintln!(
+                    "note: `{name}` is the built-in profile of that name; for the file in this folder, write `./{name}`"
+                );
+            }
+            Ok(given(name))
+        }
         None => match discover(Path::new("."))? {
             Some((folder, origin)) => Ok(from_origin(folder, origin, args)),
             None => Ok(given(profile::DEFAULT_PROFILE)),

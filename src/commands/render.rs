@@ -19,7 +19,10 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     let out = resolved.out(args.out.as_deref());
     let mut rendered = crate::render_profile(input, args.target, args.templates.as_deref())?;
     let base = out.join(&rendered.name);
-    if let Some((_, top)) = rendered.sets.iter_mut().find(|(dir, _)| dir.is_empty()) {
+    // A profile read from standard input cannot be read again: such a folder records nothing.
+    if let Some((_, top)) =
+        rendered.sets.iter_mut().find(|(dir, _)| dir.is_empty()).filter(|_| input.profile.as_deref() != Some("-"))
+    {
         top.add(super::origin::FILE, super::origin::record(input, &base)?, FileMode::Normal)?;
     }
     if args.check || args.diff {

@@ -149,7 +149,23 @@ fn looks_like_path(name: &str) -> bool {
     name.contains('/') || name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
+/// The most a profile read from standard input may hold.
+const STDIN_LIMIT: u64 = 8 << 20;
+
 fn read_profile(name: &str) -> Result<Arc<Source>, Diagnostic> {
+    if name == "-" {
+        use std::io::Read as _;
+        let mut text = String::new();
+        let read = std::io::stdin().lock().take(STDIN_LIMIT + 1).read_to_string(&mut text);
+        return match read {
+            Ok(n) if n as u64 > STDIN_LIMIT => Err(Diagnostic::error(
+                format!("the profile on standard input is larger than {} MiB", STDIN_LIMIT >> 20),
+                None,
+            )),
+            Ok(_) => Ok(Arc::new(Source { name: "<stdin>".to_owned(), text })),
+            Err(e) => Err(Diagnostic::error(format!("cannot read the profile from standard input: {e}"), None)),
+        };
+    }
     let looks_like_path = looks_like_path(name);
     if !looks_like_path || !Path::new(name).exists() {
         if let Some(text) = builtin_text(name) {

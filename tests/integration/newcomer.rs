@@ -91,3 +91,92 @@ fn a_folder_that_tykgen_did_not_render_is_not_a_profile() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is a folder, not a profile"), "{stderr}");
 }
+
+#[test]
+fn init_makes_the_profile_the_users_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tykgen_in(tmp.path()).args(["init", "--from", "production", "stack.yaml"]), "tykgen init");
+    let text = std::fs::read_to_string(tmp.path().join("stack.yaml")).unwrap();
+    assert!(!text.contains("tykgen render production") && text.contains("tykgen render stack.yaml"), "{text}");
+    assert!(!text.contains("tykgen init --from"), "{text}");
+    assert!(text.contains("description: \"My Tyk stack (started from the built-in profile production)\""), "{text}");
+    ok(tykgen_in(tmp.path()).args(["check", "stack.yaml"]), "check of the new profile");
+    let out = tykgen_in(tmp.path()).args(["init", "sub/dir/x.yaml"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("the folder `sub/dir` does not exist"), "{stderr}");
+}
+
+#[test]
+fn colour_follows_the_flag_and_the_conventions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = tykgen_in(tmp.path());
+        cmd.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").env_remove("TERM");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stderr).contains('\x1b')
+    };
+    let bad = ["render", "no-such-profile-here"];
+    assert!(!run(&bad, &[]), "no colour into a pipe");
+    assert!(run(&["--color", "always", "render", "no-such-profile-here"], &[]), "--color always");
+    assert!(run(&bad, &[("CLICOLOR_FORCE", "1")]), "CLICOLOR_FORCE");
+    assert!(!run(&["--color", "never", "render", "no-such-profile-here"], &[("CLICOLOR_FORCE", "1")]), "--color never");
+}
+
+#[test]
+fn a_profile_from_standard_input() {
+    let text = std::fs::read_to_string(crate::tools::repo_root().join("profiles/lab.yaml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    ok(tykgen_in(tmp.path()).args(["check", "-"]).write_stdin(text.clone()), "check -");
+    ok(tykgen_in(tmp.path()).args(["render", "-", "-t", "config", "-q"]).write_stdin(text), "render -");
+    assert!(tmp.path().join("out/lab/config/machines.json").is_file());
+    assert!(!tmp.path().join("out/lab/.tykgen-source").exists(), "standard input cannot be read again");
+}
+
+#[test]
+fn a_mistyped_template_override_is_an_error_with_a_suggestion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tpl/compose");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("compose.yml.tera"), "services: {}\n").unwrap();
+    std::fs::write(dir.join("_partial.tera"), "x\n").unwrap();
+    let out = tykgen_in(tmp.path()).args(["render", "lab", "--templates", "tpl"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("did you mean `compose/compose.yaml.tera`?"), "{stderr}");
+    assert!(!tmp.path().join("out").exists(), "nothing is written");
+}
+
+#[test]
+fn a_file_named_like_a_builtin_is_pointed_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("lab"), "not used\n").unwrap();
+    let said = ok(tykgen_in(tmp.path()).args(["check", "lab"]), "check lab");
+    assert!(said.contains("for the file in this folder, write `./lab`"), "{said}");
+}
+
+#[test]
+fn free_text_cannot_change_the_markdown_readmes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hostile = "ok\n# Injected heading\n| a | b |\n[click](javascript:alert(1)) <img src=x>\u{202E}evil\u{0}`x`";
+    let set = format!("description={}", serde_json::to_string(hostile).unwrap());
+    ok(tykgen_in(tmp.path()).args(["render", "production", "-q", "--set", &set]), "render with a hostile description");
+    for readme in crate::common::files_named(&tmp.path().join("out"), "README.md") {
+        // An escaped `\<` is shown as text by Markdown; only an unescaped one opens HTML.
+        let text = std::fs::read_to_string(&readme).unwrap().replace("\\<", "");
+        for bad in ["\n# Injected", "\n| a |", "](javascript", "<img", "\u{202E}", "\u{0}"] {
+            assert!(!text.contains(bad), "{}: {bad:?} made it into the Markdown", readme.display());
+        }
+    }
+}
+
+#[test]
+fn a_long_value_is_shortened_in_messages() {
+    let tmp = tempfile::tempdir().unwrap();
+    let profile = format!("name: big\ngateway:\n  nodes: 1\n  unknown: \"{}\"\n", "y".repeat(1_200_000));
+    std::fs::write(tmp.path().join("big.yaml"), profile).unwrap();
+    let out = tykgen_in(tmp.path()).args(["check", "big.yaml"]).output().unwrap();
+    assert!(out.stdout.len() + out.stderr.len() < 20_000, "{} bytes of messages", out.stdout.len() + out.stderr.len());
+}
