@@ -1,7 +1,7 @@
 //! tykgen: one YAML topology profile for a Tyk stack in, Terraform, Ansible and docker-compose out.
 //!
 //! The pipeline, each step a plain function: `profile::load` -> `validate::validate` ->
-//! `topology::build` -> `config::bundle` -> `targets::render` -> `output::write`. Nothing reads
+//! `topology::build` -> `config::bundle` -> `targets::render` -> `output::write_all`. Nothing reads
 //! the disk after `profile` and before `output`; nothing but `output` writes.
 
 pub mod check;
@@ -17,7 +17,7 @@ pub mod topology;
 pub mod validate;
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
@@ -122,15 +122,12 @@ fn render_command(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     if args.check || args.diff {
         let mut differs = false;
         let mut text = String::new();
-        for (dir, set) in &rendered.sets {
-            for d in output::drift(&root_of(&base, dir), set)? {
-                differs = true;
-                let path = if dir.is_empty() { d.path.clone() } else { format!("{dir}/{}", d.path) };
-                match d.kind {
-                    DriftKind::Missing => text.push_str(&format!("missing: {path}\n")),
-                    DriftKind::Stale => text.push_str(&format!("stale (no longer rendered): {path}\n")),
-                    DriftKind::Changed { unified_diff } => text.push_str(&unified_diff),
-                }
+        for d in output::drift_all(&args.out, &rendered.name, &rendered.sets)? {
+            differs = true;
+            match d.kind {
+                DriftKind::Missing => text.push_str(&format!("missing: {}\n", d.path)),
+                DriftKind::Stale => text.push_str(&format!("stale (no longer rendered): {}\n", d.path)),
+                DriftKind::Changed { unified_diff } => text.push_str(&unified_diff),
             }
         }
         print_stdout(&text)?;
@@ -140,19 +137,11 @@ fn render_command(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut written = 0;
-    let mut unchanged = 0;
-    for (dir, set) in &rendered.sets {
-        let report = output::write(&root_of(&base, dir), set, args.force)?;
-        written += report.written + report.removed;
-        unchanged += report.unchanged;
-    }
+    // One transaction for the whole profile folder: every target or none (see `output`).
+    let report = output::write_all(&args.out, &rendered.name, &rendered.sets, args.force)?;
+    let (written, unchanged) = (report.written + report.removed, report.unchanged);
     eprintln!("rendered {} into {} ({written} changed, {unchanged} unchanged)", rendered.name, base.display());
     Ok(ExitCode::SUCCESS)
-}
-
-fn root_of(base: &Path, dir: &str) -> PathBuf {
-    if dir.is_empty() { base.to_path_buf() } else { base.join(dir) }
 }
 
 fn init_command(args: &InitArgs) -> anyhow::Result<ExitCode> {
