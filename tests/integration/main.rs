@@ -14,6 +14,7 @@ mod determinism;
 mod errors;
 mod hostile;
 mod key_tables;
+mod random_profiles;
 mod safety;
 mod terraform;
 mod tools;
