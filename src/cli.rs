@@ -85,7 +85,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ProfileArgs {
     /// A profile file, or the name of a built-in profile (see `tykgen profiles`). Without it: the
-    /// profile that rendered the folder you are in (its `.tykgen-source`), else `production`.
+    /// profile that rendered the folder you are in (its `tykgen-source.json`), else `production`.
     #[arg(value_name = "PROFILE")]
     pub profile: Option<String>,
     /// Overlay a values file (maps merge, lists replace, `null` removes); repeatable.

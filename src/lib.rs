@@ -2,7 +2,7 @@
 //!
 //! This file holds the pipeline, each step a plain function: `profile::load` ->
 //! `validate::validate` -> `topology::build` ([`plan`]) -> `check::gate` -> `config::bundle`
-//! ([`with_context`]) -> `targets::render` ([`render_profile`]) -> `output::write`. Nothing reads
+//! ([`with_context`]) -> `targets::render` ([`render_profile`]) -> `output::write_all`. Nothing reads
 //! the disk after `profile` and before `output`; nothing but `output` writes. The commands that
 //! drive it live in `commands/`, one module each.
 

@@ -1,21 +1,37 @@
 //! The only code that writes generated files. A [`FileSet`] holds every rendered file in
-//! memory; [`write`] applies it to an output directory atomically and idempotently, and
-//! [`drift`] reports how the directory differs from it (for `--check` / `--diff`).
+//! memory; [`write_all`] applies the file sets of one profile folder (its README and one set per
+//! target) as one transaction, and [`drift`] reports how the disk differs (for `--check`).
 //!
-//! `write` keeps a manifest, `<root>/.tykgen-manifest`, with one line per file it wrote:
+//! Each set's folder keeps a manifest, `.tykgen-manifest`, one line per file it wrote:
 //! `sha256  mode  path` (sorted, no timestamps). The manifest is how tykgen tells its own files
 //! from the user's: a file on disk that is not in the manifest, or whose bytes no longer match
 //! the manifest's hash, was written or edited by someone else and is never overwritten or
-//! removed without `force`. All such conflicts are found before anything is written, so a
-//! refused run leaves the directory byte-for-byte as it was.
+//! removed without `force`.
+//!
+//! Safety rules, all decided before anything is written:
+//! - nothing follows a symbolic link below the profile folder ([`tree`] opens every component
+//!   with `O_NOFOLLOW`); a link, FIFO or device where tykgen writes is a refusal naming it, and
+//!   with `force` it is replaced, never followed;
+//! - every refusal of every set is found first; a refused render changes nothing;
+//! - the new files are staged in `.tykgen-staging/`, then a journal (`.tykgen-journal`, written
+//!   and renamed into place: the commit point) lists every step; the steps are idempotent, so
+//!   after a crash the next render replays a committed journal (the new tree) or deletes an
+//!   uncommitted stage (the old tree) before doing anything else;
+//! - the profile folder is locked with `flock` on the folder itself (no lock file to leave
+//!   behind): a second render into it waits, and `--check` takes a shared lock;
+//! - user-owned files ([`FileSet::add_user`]: the files a README tells users to edit) are
+//!   created once when absent and never rewritten, removed or listed in the manifest.
 
-use std::collections::BTreeMap;
+mod tree;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::io::{self, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
+
+use tree::{Found, Tree};
 
 /// Name of the manifest file inside the output root.
 pub const MANIFEST: &str = ".tykgen-manifest";
@@ -41,7 +57,7 @@ impl FileMode {
         }
     }
 
-    fn from_bits(bits: u32) -> Option<Self> {
+    pub(crate) fn from_bits(bits: u32) -> Option<Self> {
         [FileMode::Normal, FileMode::Private, FileMode::Executable].into_iter().find(|m| m.bits() == bits)
     }
 }
@@ -50,6 +66,8 @@ impl FileMode {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileSet {
     files: BTreeMap<String, (Vec<u8>, FileMode)>,
+    /// Create-once files that belong to the user (see [`FileSet::add_user`]).
+    user: BTreeMap<String, (Vec<u8>, FileMode)>,
 }
 
 impl FileSet {
@@ -63,11 +81,34 @@ impl FileSet {
     pub fn add(&mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>, mode: FileMode) -> anyhow::Result<()> {
         let path = path.into();
         check_path(&path)?;
-        if self.files.contains_key(&path) {
+        if self.files.contains_key(&path) || self.user.contains_key(&path) {
             bail!("two generated files have the same path `{path}`");
         }
         self.files.insert(path, (contents.into(), mode));
         Ok(())
+    }
+
+    /// Adds a file that belongs to the user: one the README tells them to edit. It is written
+    /// only when nothing is at its path, never rewritten or removed, and not in the manifest;
+    /// `contents` is only its first version.
+    pub fn add_user(
+        &mut self,
+        path: impl Into<String>,
+        contents: impl Into<Vec<u8>>,
+        mode: FileMode,
+    ) -> anyhow::Result<()> {
+        let path = path.into();
+        check_path(&path)?;
+        if self.files.contains_key(&path) || self.user.contains_key(&path) {
+            bail!("two generated files have the same path `{path}`");
+        }
+        self.user.insert(path, (contents.into(), mode));
+        Ok(())
+    }
+
+    /// The user-owned files, in path order.
+    pub fn user_files(&self) -> impl Iterator<Item = (&str, &[u8], FileMode)> {
+        self.user.iter().map(|(p, (c, m))| (p.as_str(), c.as_slice(), *m))
     }
 
     /// Moves every file of `other` into this set under `prefix/` (an empty prefix merges at
@@ -77,21 +118,26 @@ impl FileSet {
         if !prefix.is_empty() {
             check_path(prefix)?;
         }
-        let joined: Vec<_> = other
-            .files
-            .into_iter()
-            .map(|(path, file)| {
-                let path = if prefix.is_empty() { path } else { format!("{prefix}/{path}") };
-                (path, file)
-            })
-            .collect();
-        if let Some((dup, _)) = joined.iter().find(|(p, _)| self.files.contains_key(p)) {
+        let join = |files: BTreeMap<String, (Vec<u8>, FileMode)>| -> Vec<_> {
+            files
+                .into_iter()
+                .map(|(path, file)| {
+                    let path = if prefix.is_empty() { path } else { format!("{prefix}/{path}") };
+                    (path, file)
+                })
+                .collect()
+        };
+        let joined = join(other.files);
+        let user = join(other.user);
+        let taken = |p: &String| self.files.contains_key(p) || self.user.contains_key(p);
+        if let Some((dup, _)) = joined.iter().chain(&user).find(|(p, _)| taken(p)) {
             bail!("two generated files have the same path `{dup}`");
         }
-        for (path, _) in &joined {
+        for (path, _) in joined.iter().chain(&user) {
             check_path(path)?;
         }
         self.files.extend(joined);
+        self.user.extend(user);
         Ok(())
     }
 
@@ -105,7 +151,7 @@ impl FileSet {
         self.files.get(path).map(|(c, m)| (c.as_slice(), *m))
     }
 
-    /// Number of files.
+    /// True when there are no files.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -123,14 +169,16 @@ fn check_path(path: &str) -> anyhow::Result<()> {
         || path.contains('\\')
         || path.chars().any(char::is_control)
         || path.split('/').any(|seg| matches!(seg, "" | "." | ".."))
-        || path == MANIFEST;
+        || path.len() > 4096
+        || path == MANIFEST
+        || path.split('/').any(|seg| seg.starts_with(".tykgen-"));
     if bad {
         bail!("`{}` is not a valid relative output path", path.escape_debug());
     }
     Ok(())
 }
 
-/// What [`write`] did.
+/// What [`write_all`] did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriteReport {
     /// Files created or replaced (or whose permissions were corrected).
@@ -185,13 +233,45 @@ fn render_manifest(set: &FileSet) -> String {
     })
 }
 
-fn read_manifest(root: &Path) -> anyhow::Result<BTreeMap<String, Entry>> {
-    let path = root.join(MANIFEST);
-    let text = match fs_err::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(e) => return Err(e.into()),
+/// Names used inside a profile folder for the transaction (never generated paths: see
+/// `check_path`).
+const STAGING: &str = ".tykgen-staging";
+const JOURNAL: &str = ".tykgen-journal";
+const JOURNAL_TMP: &str = ".tykgen-journal.tmp";
+const LINK_NOTE: &str = "tykgen never writes through a symbolic link";
+
+/// `dir/rel`, or `rel` for the profile folder itself.
+fn join(dir: &str, rel: &str) -> String {
+    if dir.is_empty() { rel.to_owned() } else { format!("{dir}/{rel}") }
+}
+
+/// The manifest of the set in `dir`. A manifest that does not parse (a merge conflict, a
+/// truncated copy) is an error that says how to recover; with `force` it counts as empty, so
+/// every file is then treated as the user's and overwritten.
+fn read_manifest(tree: &Tree, dir: &str, force: bool) -> anyhow::Result<BTreeMap<String, Entry>> {
+    let rel = join(dir, MANIFEST);
+    let text = match tree.lookup(&rel).with_context(|| format!("reading {}", tree.show(&rel)))? {
+        Found::Missing => return Ok(BTreeMap::new()),
+        Found::File(bytes, _) => bytes,
+        Found::Dir => bail!("{} is a folder, expected tykgen's manifest", tree.show(&rel)),
+        // Not read through a link; planning reports what is in the way.
+        Found::Special(_) | Found::Blocked(..) => return Ok(BTreeMap::new()),
     };
+    match parse_manifest(&text) {
+        Ok(entries) => Ok(entries),
+        Err(_) if force => Ok(BTreeMap::new()),
+        Err((line, text)) => bail!(
+            "{}:{line}: not a tykgen manifest line: {text:?}\n  help: the manifest lists the files tykgen \
+             wrote; restore it (e.g. `git checkout -- {}`), or render with --force to overwrite every \
+             generated file and write a new one",
+            tree.show(&rel),
+            rel
+        ),
+    }
+}
+
+fn parse_manifest(bytes: &[u8]) -> Result<BTreeMap<String, Entry>, (usize, String)> {
+    let text = std::str::from_utf8(bytes).map_err(|_| (1, "<not UTF-8>".to_owned()))?;
     let mut entries = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         let parsed = line.split_once("  ").and_then(|(hash, rest)| {
@@ -201,185 +281,385 @@ fn read_manifest(root: &Path) -> anyhow::Result<BTreeMap<String, Entry>> {
             (ok && check_path(file).is_ok())
                 .then(|| (file.to_owned(), Entry { sha256: hash.to_ascii_lowercase(), mode }))
         });
-        let (file, entry) =
-            parsed.with_context(|| format!("{}:{}: not a tykgen manifest line: {line:?}", path.display(), i + 1))?;
+        let (file, entry) = parsed.ok_or_else(|| (i + 1, line.chars().take(200).collect::<String>()))?;
         entries.insert(file, entry);
     }
     Ok(entries)
 }
 
-/// The bytes at `path`, or `None` if nothing is there. A directory where a file should be is
-/// an error.
-fn read_existing(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
-    match fs_err::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
-        Ok(meta) if meta.is_dir() => bail!("{} is a directory, expected a file", path.display()),
-        Ok(_) => Ok(Some(fs_err::read(path)?)),
+/// One step of a commit. Each is idempotent, so a journal can be replayed after a crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Step {
+    /// Remove the non-folder entry at the path (a link itself, a stale file).
+    Remove(String),
+    /// Create the folder.
+    Mkdir(String),
+    /// Move staged file number `n` to the path.
+    Put(usize, String),
+    /// Remove the folder if it is empty.
+    Prune(String),
+}
+
+impl Step {
+    fn line(&self) -> String {
+        match self {
+            Step::Remove(p) => format!("remove {p}"),
+            Step::Mkdir(p) => format!("mkdir {p}"),
+            Step::Put(n, p) => format!("put {n} {p}"),
+            Step::Prune(p) => format!("prune {p}"),
+        }
+    }
+
+    /// Parses a journal line; paths are checked again here, at use.
+    fn parse(line: &str) -> Option<Step> {
+        let (verb, rest) = line.split_once(' ')?;
+        let ok = |p: &str| check_path(p).is_ok().then(|| p.to_owned());
+        match verb {
+            "remove" => ok(rest).map(Step::Remove),
+            "mkdir" => ok(rest).map(Step::Mkdir),
+            "prune" => ok(rest).map(Step::Prune),
+            "put" => {
+                let (n, p) = rest.split_once(' ')?;
+                // A generated path, or a set's manifest.
+                let (dir, file) = p.rsplit_once('/').unwrap_or(("", p));
+                let path_ok =
+                    check_path(p).is_ok() || (file == MANIFEST && (dir.is_empty() || check_path(dir).is_ok()));
+                path_ok.then(|| Some(Step::Put(n.parse().ok()?, p.to_owned()))).flatten()
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Everything a render will do, decided before anything is written.
+#[derive(Default)]
+struct Plan {
+    steps: Vec<Step>,
+    /// Staged contents, by number.
+    staged: Vec<(Vec<u8>, u32)>,
+    conflicts: Vec<String>,
+    /// Folders (existing) that steps change, to check they are writable.
+    touched: BTreeSet<String>,
+    made: BTreeSet<String>,
+    removed: BTreeSet<String>,
+    report: WriteReport,
+}
+
+impl Plan {
+    /// Makes sure every folder above `path` is a real folder: missing ones are created, a link
+    /// or file in the way is a conflict (with `force`, removed and replaced by a folder).
+    fn folders_for(&mut self, tree: &Tree, path: &str) -> anyhow::Result<()> {
+        let Some((dir, _)) = path.rsplit_once('/') else { return Ok(()) };
+        let mut prefix = String::new();
+        for seg in dir.split('/') {
+            let parent = prefix.clone();
+            prefix = join(&parent, seg);
+            if self.made.contains(&prefix) {
+                continue;
+            }
+            match tree.lookup(&prefix).with_context(|| format!("reading {}", tree.show(&prefix)))? {
+                Found::Dir => continue,
+                Found::Missing => {}
+                Found::File(..) | Found::Special(_) if self.removed.contains(&prefix) => {}
+                Found::File(..) => {
+                    self.conflict(&prefix, "a file where tykgen needs a folder");
+                    self.remove(&prefix);
+                }
+                Found::Special(what) => {
+                    self.conflict(&prefix, &format!("{what} where tykgen needs a folder; {LINK_NOTE}"));
+                    self.remove(&prefix);
+                }
+                // Reported for the component above already.
+                Found::Blocked(..) => {}
+            }
+            self.touched.insert(parent);
+            self.made.insert(prefix.clone());
+            self.steps.push(Step::Mkdir(prefix.clone()));
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, path: &str) {
+        if self.removed.insert(path.to_owned()) {
+            self.touched.insert(path.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
+            self.steps.push(Step::Remove(path.to_owned()));
+        }
+    }
+
+    fn put(&mut self, path: String, contents: &[u8], mode: u32) {
+        if !path.ends_with(MANIFEST) {
+            self.report.written += 1;
+        }
+        self.touched.insert(path.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
+        self.staged.push((contents.to_vec(), mode));
+        self.steps.push(Step::Put(self.staged.len() - 1, path));
+    }
+
+    fn conflict(&mut self, path: &str, why: &str) {
+        self.conflicts.push(format!("{path} ({why})"));
     }
 }
 
-#[cfg(unix)]
-fn disk_mode(path: &Path) -> anyhow::Result<Option<u32>> {
-    use std::os::unix::fs::PermissionsExt as _;
-    Ok(Some(fs_err::metadata(path)?.permissions().mode() & 0o777))
-}
-
-#[cfg(not(unix))]
-fn disk_mode(_: &Path) -> anyhow::Result<Option<u32>> {
-    Ok(None)
-}
-
-#[cfg(unix)]
-fn set_mode(file: &std::fs::File, path: &Path, mode: FileMode) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    file.set_permissions(std::fs::Permissions::from_mode(mode.bits()))
-        .with_context(|| format!("setting permissions of {}", path.display()))
-}
-
-#[cfg(not(unix))]
-fn set_mode(_: &std::fs::File, _: &Path, _: FileMode) -> anyhow::Result<()> {
-    Ok(())
-}
-
-/// Corrects the permissions of an existing file without touching its contents or mtime.
-#[cfg(unix)]
-fn fix_mode(path: &Path, mode: FileMode) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode.bits()))?;
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn fix_mode(_: &Path, _: FileMode) -> anyhow::Result<()> {
-    Ok(())
-}
-
-fn disk_path(root: &Path, rel: &str) -> PathBuf {
-    rel.split('/').fold(root.to_path_buf(), |p, seg| p.join(seg))
-}
-
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, with its
-/// permissions set first, renamed over the target.
-fn write_atomic(path: &Path, contents: &[u8], mode: FileMode) -> anyhow::Result<()> {
-    // INVARIANT: every path here is `root` joined with at least one segment.
-    let dir = path.parent().expect("output paths have a parent");
-    fs_err::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
-    tmp.write_all(contents).with_context(|| format!("writing {}", path.display()))?;
-    set_mode(tmp.as_file(), path, mode)?;
-    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
-}
-
-/// Removes now-empty directories from `dir` up to, but not including, `root`.
-fn prune_empty_dirs(root: &Path, mut dir: &Path) -> anyhow::Result<()> {
-    while dir != root && dir.starts_with(root) {
-        if fs_err::read_dir(dir)?.next().is_some() {
-            break;
-        }
-        fs_err::remove_dir(dir)?;
-        match dir.parent() {
-            Some(parent) => dir = parent,
-            None => break,
-        }
-    }
-    Ok(())
-}
-
-enum Action {
-    Unchanged,
-    FixMode,
-    Write,
-}
-
-/// Applies `set` to `root` (created if needed); see the module docs for the rules.
-///
-/// Without `force`, fails before writing anything if a file to be replaced or removed was not
-/// written by tykgen or was edited since; the error lists every such path.
-pub fn write(root: &Path, set: &FileSet, force: bool) -> anyhow::Result<WriteReport> {
-    let previous = read_manifest(root)?;
-    let mut plan = Vec::with_capacity(set.len());
-    let mut conflicts = Vec::new();
-
+/// Plans one set, in the folder `dir` of the profile folder.
+fn plan_set(plan: &mut Plan, tree: &Tree, dir: &str, set: &FileSet, force: bool) -> anyhow::Result<()> {
+    let previous = read_manifest(tree, dir, force)?;
     for (rel, contents, mode) in set.iter() {
-        let path = disk_path(root, rel);
-        let action = match read_existing(&path)? {
-            None => Action::Write,
-            Some(old) if old == contents => {
-                if disk_mode(&path)?.is_some_and(|m| m != mode.bits()) {
-                    Action::FixMode
+        let path = join(dir, rel);
+        plan.folders_for(tree, &path)?;
+        match tree.lookup(&path)? {
+            Found::Dir => bail!("{} is a folder where tykgen writes a file", tree.show(&path)),
+            Found::Special(what) => {
+                plan.conflict(&path, &format!("{what}; {LINK_NOTE}"));
+                plan.put(path, contents, mode.bits());
+            }
+            Found::Missing | Found::Blocked(..) => plan.put(path, contents, mode.bits()),
+            Found::File(old, disk_mode) if old == contents => {
+                if disk_mode == mode.bits() {
+                    plan.report.unchanged += 1;
                 } else {
-                    Action::Unchanged
+                    plan.put(path, contents, mode.bits());
                 }
             }
-            Some(old) => {
+            Found::File(old, _) => {
                 match previous.get(rel) {
-                    None => conflicts.push(format!("{rel} (not written by tykgen)")),
+                    None => plan.conflict(&path, "not written by tykgen"),
                     Some(e) if e.sha256 != sha256_hex(&old) => {
-                        conflicts.push(format!("{rel} (edited since tykgen wrote it)"));
+                        plan.conflict(&path, "edited since tykgen wrote it");
                     }
                     Some(_) => {}
                 }
-                Action::Write
+                plan.put(path, contents, mode.bits());
             }
-        };
-        plan.push((path, contents, mode, action));
+        }
     }
-
-    let mut stale = Vec::new();
+    // User-owned files: created when nothing is there, otherwise left alone, whatever it is.
+    for (rel, contents, mode) in set.user_files() {
+        let path = join(dir, rel);
+        match tree.lookup(&path)? {
+            Found::Missing | Found::Blocked(..) => {
+                plan.folders_for(tree, &path)?;
+                plan.put(path, contents, mode.bits());
+            }
+            _ => plan.report.unchanged += 1,
+        }
+    }
+    // Files of the previous run that are no longer generated.
+    let mut prune = BTreeSet::new();
     for (rel, entry) in &previous {
-        if set.get(rel).is_some() {
+        if set.get(rel).is_some() || set.user.contains_key(rel) {
             continue;
         }
-        let path = disk_path(root, rel);
-        if let Some(old) = read_existing(&path)? {
-            if sha256_hex(&old) != entry.sha256 {
-                conflicts.push(format!("{rel} (no longer generated, but edited since tykgen wrote it)"));
+        let path = join(dir, rel);
+        match tree.lookup(&path)? {
+            Found::Missing | Found::Dir => continue,
+            Found::File(old, _) => {
+                if sha256_hex(&old) != entry.sha256 {
+                    plan.conflict(&path, "no longer generated, but edited since tykgen wrote it");
+                }
+                plan.remove(&path);
             }
-            stale.push(path);
-        }
-    }
-
-    if !conflicts.is_empty() && !force {
-        bail!(
-            "refusing to overwrite {} file(s) in {} (use --force to overwrite):\n  {}",
-            conflicts.len(),
-            root.display(),
-            conflicts.join("\n  ")
-        );
-    }
-
-    fs_err::create_dir_all(root)?;
-    let mut report = WriteReport::default();
-    for (path, contents, mode, action) in plan {
-        match action {
-            Action::Unchanged => report.unchanged += 1,
-            Action::FixMode => {
-                fix_mode(&path, mode)?;
-                report.written += 1;
+            Found::Special(what) => {
+                plan.conflict(&path, &format!("no longer generated, and now {what}; {LINK_NOTE}"));
+                plan.remove(&path);
             }
-            Action::Write => {
-                write_atomic(&path, contents, mode)?;
-                report.written += 1;
+            Found::Blocked(at, what) => {
+                if !plan.removed.contains(&at) && !plan.made.contains(&at) {
+                    plan.conflict(&at, &format!("{what} where tykgen's folder was; {LINK_NOTE}"));
+                    plan.remove(&at);
+                }
+                continue;
             }
         }
-    }
-    for path in stale {
-        fs_err::remove_file(&path)?;
-        report.removed += 1;
-        if let Some(dir) = path.parent() {
-            prune_empty_dirs(root, dir)?;
+        plan.report.removed += 1;
+        let mut d = path.as_str();
+        while let Some((parent, _)) = d.rsplit_once('/') {
+            if parent.len() <= dir.len() {
+                break;
+            }
+            prune.insert(parent.to_owned());
+            d = parent;
         }
     }
+    // Deepest first, so a parent is tried after its children.
+    let mut prune: Vec<String> = prune.into_iter().collect();
+    prune.sort_by_key(|p| std::cmp::Reverse(p.matches('/').count()));
+    plan.steps.extend(prune.into_iter().map(Step::Prune));
 
     let manifest = render_manifest(set);
-    let manifest_path = root.join(MANIFEST);
-    if read_existing(&manifest_path)?.as_deref() != Some(manifest.as_bytes()) {
-        write_atomic(&manifest_path, manifest.as_bytes(), FileMode::Normal)?;
+    let manifest_path = join(dir, MANIFEST);
+    match tree.lookup(&manifest_path)? {
+        Found::File(old, m) if old == manifest.as_bytes() && m == FileMode::Normal.bits() => {}
+        _ => {
+            plan.folders_for(tree, &manifest_path)?;
+            plan.put(manifest_path, manifest.as_bytes(), FileMode::Normal.bits());
+        }
     }
+    Ok(())
+}
+
+/// Test hook for the crash tests: `TYKGEN_TEST_STOP_AT=<point>` makes the process stop itself
+/// (SIGSTOP) at `stage` (half the files staged), `commit` (stage complete, journal not yet
+/// committed) or before commit step `<n>` (1-based), so a test can `kill -9` it at an exact
+/// point. Not documented for users.
+fn test_stop(at: &str) {
+    if std::env::var("TYKGEN_TEST_STOP_AT").is_ok_and(|v| v == at) {
+        let _ = rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::STOP);
+    }
+}
+
+/// Applies the file sets of one profile folder, `parent/name`, as one transaction: every set
+/// `(dir, files)` goes to `parent/name/dir` ("" for the folder itself). See the module docs.
+///
+/// # Errors
+/// Without `force`, before anything is written: every file that would be overwritten or
+/// removed although tykgen did not write it or it was edited since, and every link, FIFO or
+/// device in the way, all in one message. Any I/O error.
+pub fn write_all(parent: &Path, name: &str, sets: &[(String, FileSet)], force: bool) -> anyhow::Result<WriteReport> {
+    let tree = Tree::open(parent, name, force)?;
+    tree.lock(true)?;
+    recover(&tree)?;
+
+    let mut plan = Plan::default();
+    for (dir, set) in sets {
+        if !dir.is_empty() {
+            check_path(dir)?;
+        }
+        plan_set(&mut plan, &tree, dir, set, force)?;
+    }
+    if !plan.conflicts.is_empty() && !force {
+        bail!(
+            "refusing to overwrite {} file(s) in {} (nothing was written; use --force to overwrite):\n  {}",
+            plan.conflicts.len(),
+            tree.path.display(),
+            plan.conflicts.join("\n  ")
+        );
+    }
+    let report = plan.report;
+    if plan.steps.is_empty() {
+        return Ok(report);
+    }
+    // Writable folders, checked now, so a permission problem is found before the commit.
+    let locked: Vec<_> = plan
+        .touched
+        .iter()
+        .filter(|d| !plan.made.contains(*d))
+        .filter(|d| !tree.writable(d).unwrap_or(false))
+        .map(|d| tree.show(d))
+        .collect();
+    if !locked.is_empty() {
+        bail!("cannot write into {} (nothing was written): permission denied", locked.join(", "));
+    }
+
+    // Stage, then commit with the journal.
+    let stage_err = |e: std::io::Error| anyhow::Error::from(e).context(format!("staging into {}", tree.show(STAGING)));
+    let staged = (|| {
+        tree.mkdir(STAGING)?;
+        for (n, (contents, mode)) in plan.staged.iter().enumerate() {
+            if n == plan.staged.len() / 2 {
+                test_stop("stage");
+            }
+            tree.create(STAGING, &n.to_string(), contents, *mode)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = staged {
+        let _ = clear_stage(&tree);
+        return Err(stage_err(e));
+    }
+    let journal: String = std::iter::once("tykgen-journal 1".to_owned())
+        .chain(plan.steps.iter().map(Step::line))
+        .chain(std::iter::once("end".to_owned()))
+        .map(|l| l + "\n")
+        .collect();
+    tree.create("", JOURNAL_TMP, journal.as_bytes(), 0o644).map_err(stage_err)?;
+    tree.sync().map_err(stage_err)?;
+    test_stop("commit");
+    tree.rename("", JOURNAL_TMP, JOURNAL).map_err(stage_err)?;
+    tree.sync().map_err(stage_err)?;
+    apply(&tree, &plan.steps).with_context(|| {
+        format!("the render into {} stopped part-way; the next `tykgen render` finishes it", tree.path.display())
+    })?;
     Ok(report)
+}
+
+/// Replays a committed journal's steps, then removes the stage and the journal.
+fn apply(tree: &Tree, steps: &[Step]) -> anyhow::Result<()> {
+    for (i, step) in steps.iter().enumerate() {
+        test_stop(&(i + 1).to_string());
+        let done = match step {
+            Step::Remove(p) => tree.remove(p),
+            Step::Mkdir(p) => tree.mkdir(p),
+            Step::Put(n, p) => tree.rename(STAGING, &n.to_string(), p).map(drop),
+            Step::Prune(p) => tree.prune(p),
+        };
+        done.with_context(|| format!("{} ({})", step.line(), tree.show("")))?;
+    }
+    clear_stage(tree)?;
+    tree.remove(JOURNAL)?;
+    tree.sync()?;
+    Ok(())
+}
+
+fn clear_stage(tree: &Tree) -> anyhow::Result<()> {
+    // Only plain names tykgen gave; `remove` never follows a link.
+    for name in tree.list(STAGING)? {
+        if name.bytes().all(|b| b.is_ascii_digit()) {
+            tree.remove(&format!("{STAGING}/{name}"))?;
+        }
+    }
+    tree.prune(STAGING)?;
+    tree.remove(STAGING)?; // a link or file of that name
+    Ok(())
+}
+
+/// Finishes (committed journal) or rolls back (stage only) a render that was interrupted.
+fn recover(tree: &Tree) -> anyhow::Result<()> {
+    match tree.lookup(JOURNAL)? {
+        Found::File(bytes, _) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let mut lines = text.lines();
+            let steps: Option<Vec<Step>> = if lines.next() == Some("tykgen-journal 1") && text.ends_with("end\n") {
+                lines.filter(|l| *l != "end").map(Step::parse).collect()
+            } else {
+                None
+            };
+            let Some(steps) = steps else {
+                bail!(
+                    "{} is not a journal tykgen can replay; remove it and {} and render again",
+                    tree.show(JOURNAL),
+                    tree.show(STAGING)
+                );
+            };
+            apply(tree, &steps).context("finishing the interrupted render")?;
+            eprintln!("finished a render into {} that had been interrupted", tree.path.display());
+        }
+        Found::Missing => {
+            let staged = !matches!(tree.lookup(STAGING)?, Found::Missing);
+            let tmp = !matches!(tree.lookup(JOURNAL_TMP)?, Found::Missing);
+            if staged || tmp {
+                clear_stage(tree)?;
+                tree.remove(JOURNAL_TMP)?;
+                eprintln!("rolled back a render into {} that had been interrupted", tree.path.display());
+            }
+        }
+        _ => tree.remove(JOURNAL)?,
+    }
+    Ok(())
+}
+
+/// Compatibility: applies one set to `root` as its own profile folder.
+///
+/// # Errors
+/// As [`write_all`].
+pub fn write(root: &Path, set: &FileSet, force: bool) -> anyhow::Result<WriteReport> {
+    let (parent, name) = split_root(root)?;
+    write_all(&parent, &name, &[(String::new(), set.clone())], force)
+}
+
+fn split_root(root: &Path) -> anyhow::Result<(std::path::PathBuf, String)> {
+    let name = root.file_name().and_then(|n| n.to_str()).context("the output folder needs a name")?;
+    let parent = root.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok((parent.to_path_buf(), name.to_owned()))
 }
 
 /// True if the bytes are not text we can diff line by line.
@@ -400,41 +680,81 @@ fn unified_diff(rel: &str, old: &[u8], new: &[u8]) -> String {
     }
 }
 
-/// Compares `set` with what is under `root`, in path order: generated files that are missing or
-/// different, and files of the previous run (per the manifest) that are no longer generated.
-/// The manifest's own contents are ignored.
-pub fn drift(root: &Path, set: &FileSet) -> anyhow::Result<Vec<Drift>> {
-    let previous = read_manifest(root)?;
-    let mut out = Vec::new();
-    for (rel, contents, mode) in set.iter() {
-        let path = disk_path(root, rel);
-        let kind = match read_existing(&path)? {
-            None => Some(DriftKind::Missing),
-            Some(old) if old != contents => {
-                Some(DriftKind::Changed { unified_diff: unified_diff(rel, &old, contents) })
+/// Compares the file sets of the profile folder `parent/name` with the disk, in path order
+/// (paths relative to the profile folder): generated files that are missing or different, and
+/// files of the previous run (per each manifest) that are no longer generated. Manifests
+/// themselves are ignored, user-owned files only count when missing. Reads only, under a shared
+/// lock, never through a link.
+///
+/// # Errors
+/// An unreadable folder, a corrupt manifest, or an interrupted render not yet finished.
+pub fn drift_all(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyhow::Result<Vec<Drift>> {
+    let Some(tree) = Tree::open_existing(parent, name)? else {
+        let mut out = Vec::new();
+        for (dir, set) in sets {
+            for (rel, _, _) in set.iter().chain(set.user_files()) {
+                out.push(Drift { path: join(dir, rel), kind: DriftKind::Missing });
             }
-            Some(_) => match disk_mode(&path)? {
-                Some(m) if m != mode.bits() => Some(DriftKind::Changed {
-                    unified_diff: format!("mode of {rel} changed: {m:04o} -> {:04o}\n", mode.bits()),
-                }),
-                _ => None,
-            },
-        };
-        if let Some(kind) = kind {
-            out.push(Drift { path: rel.to_owned(), kind });
         }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        return Ok(out);
+    };
+    tree.lock(false)?;
+    if !matches!(tree.lookup(JOURNAL)?, Found::Missing) {
+        bail!("a render into {} was interrupted; run `tykgen render` to finish it", tree.path.display());
     }
-    for rel in previous.keys().filter(|rel| set.get(rel).is_none()) {
-        out.push(Drift { path: rel.clone(), kind: DriftKind::Stale });
+    let mut out = Vec::new();
+    for (dir, set) in sets {
+        let previous = read_manifest(&tree, dir, false)?;
+        for (rel, contents, mode) in set.iter() {
+            let path = join(dir, rel);
+            let kind = match tree.lookup(&path)? {
+                Found::Missing => Some(DriftKind::Missing),
+                Found::File(old, _) if old != contents => {
+                    Some(DriftKind::Changed { unified_diff: unified_diff(&path, &old, contents) })
+                }
+                Found::File(_, m) if m != mode.bits() => Some(DriftKind::Changed {
+                    unified_diff: format!("mode of {path} changed: {m:04o} -> {:04o}\n", mode.bits()),
+                }),
+                Found::File(..) => None,
+                Found::Dir => Some(DriftKind::Changed { unified_diff: format!("{path} is a folder, not a file\n") }),
+                Found::Special(what) => Some(DriftKind::Changed { unified_diff: format!("{path} is {what}\n") }),
+                Found::Blocked(at, what) => {
+                    Some(DriftKind::Changed { unified_diff: format!("{path}: {at} is {what}, not a folder\n") })
+                }
+            };
+            if let Some(kind) = kind {
+                out.push(Drift { path, kind });
+            }
+        }
+        for (rel, _, _) in set.user_files() {
+            let path = join(dir, rel);
+            if matches!(tree.lookup(&path)?, Found::Missing | Found::Blocked(..)) {
+                out.push(Drift { path, kind: DriftKind::Missing });
+            }
+        }
+        for rel in previous.keys().filter(|rel| set.get(rel).is_none() && !set.user.contains_key(*rel)) {
+            out.push(Drift { path: join(dir, rel), kind: DriftKind::Stale });
+        }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// [`drift_all`] for one set that is its own folder.
+///
+/// # Errors
+/// As [`drift_all`].
+pub fn drift(root: &Path, set: &FileSet) -> anyhow::Result<Vec<Drift>> {
+    let (parent, name) = split_root(root)?;
+    drift_all(&parent, &name, &[(String::new(), set.clone())])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::fs;
+    use std::path::PathBuf;
     use std::time::{Duration, SystemTime};
 
     fn set(files: &[(&str, &str, FileMode)]) -> FileSet {

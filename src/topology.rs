@@ -389,6 +389,87 @@ impl Topology {
     }
 }
 
+/// Most machines one profile may describe. Past this a render no longer fits the memory and
+/// time budget tykgen promises (a 5,000-Gateway render stays under 1 GB).
+pub const MAX_MACHINES: u64 = 10_000;
+/// Most links one topology may have.
+///
+/// Links are per machine pair, and three kinds grow with the product of two tiers: every Tyk
+/// client links to every node of a Redis deployment it uses (with Sentinel or Cluster any node
+/// may become the one it must reach), every Redis node links to every other node of its
+/// deployment (replication and the Cluster bus), and every Dashboard/Gateway pair links both
+/// ways. The host firewalls (one source address per peer) need exactly these pairs, so this
+/// caps them instead of hiding them.
+pub const MAX_LINKS: u64 = 250_000;
+/// Most nodes of one Redis Cluster: Redis Cluster is specified to scale "up to 1000 nodes"
+/// (redis.io, Redis cluster specification, "Main properties and rationales of the design").
+pub const MAX_CLUSTER_NODES: u64 = 1_000;
+
+/// Machine and link counts of the topology `build` would make, in 64 bits (saturating), so a
+/// profile can be refused before anything is built.
+#[must_use]
+pub fn size(p: &Profile) -> Size {
+    let g = u64::from(p.gateway.nodes);
+    let d = u64::from(p.dashboard.nodes);
+    let pu = u64::from(p.pump.nodes);
+    // (servers, sentinels) of each deployment.
+    let dep = |r: &crate::profile::Redis| -> (u64, u64) {
+        match r.mode {
+            RedisMode::Standalone => (1, 0),
+            RedisMode::Sentinel => (1 + u64::from(r.replicas.unwrap_or(2)), u64::from(r.sentinels.unwrap_or(3))),
+            RedisMode::Cluster => {
+                (u64::from(r.shards.unwrap_or(3)).saturating_mul(1 + u64::from(r.replicas_per_shard.unwrap_or(1))), 0)
+            }
+        }
+    };
+    let main = dep(&p.redis);
+    let cache = p.cache_redis.as_ref().map(dep);
+    let analytics = p.analytics_redis.as_ref().map(dep);
+    let db = p.database.as_ref().filter(|_| d > 0).map_or(0, |db| 1 + u64::from(db.replicas));
+    let both = |(n, s): (u64, u64)| n.saturating_add(s);
+    let machines = [g, d, pu, both(main), cache.map_or(0, both), analytics.map_or(0, both), db]
+        .into_iter()
+        .fold(0u64, u64::saturating_add);
+
+    let mul = u64::saturating_mul;
+    let mut links = mul(g, 1 + 2 * d.min(u64::MAX / 4)).saturating_add(d);
+    let reach = |x: Option<(u64, u64)>| x.map_or(0, both);
+    let clients_of_analytics = if analytics.is_some() { reach(analytics) } else { reach(Some(main)) };
+    links = links
+        .saturating_add(mul(g, reach(Some(main)).saturating_add(reach(cache)).saturating_add(reach(analytics))))
+        .saturating_add(mul(d, reach(Some(main))))
+        .saturating_add(mul(pu, clients_of_analytics));
+    for (r, (n, s)) in
+        [Some((&p.redis, main)), p.cache_redis.as_ref().zip(cache), p.analytics_redis.as_ref().zip(analytics)]
+            .into_iter()
+            .flatten()
+    {
+        let mesh = mul(n, n.saturating_sub(1));
+        let per_pair = match r.mode {
+            RedisMode::Standalone => 0,
+            RedisMode::Sentinel => 1,
+            RedisMode::Cluster => 2,
+        };
+        links = links
+            .saturating_add(mul(mesh, per_pair))
+            .saturating_add(mul(s, n))
+            .saturating_add(mul(s, s.saturating_sub(1)));
+    }
+    links = links.saturating_add(mul(d.saturating_add(pu), db)).saturating_add(mul(db, db.saturating_sub(1)));
+    Size { machines, links, redis: [Some(main.0), cache.map(|c| c.0), analytics.map(|a| a.0)] }
+}
+
+/// What [`size`] counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    /// Machines.
+    pub machines: u64,
+    /// Links (an upper bound: before duplicates are merged).
+    pub links: u64,
+    /// Server nodes of the main, cache and analytics Redis deployments.
+    pub redis: [Option<u64>; 3],
+}
+
 /// Builds the topology of a profile that passed validation.
 #[must_use]
 pub fn build(p: &Profile) -> Topology {

@@ -3,6 +3,10 @@
 //! These stop `render`. Advice about production readiness (a profile that works but goes against
 //! Tyk's guidance) belongs to `check`, not here. Every error points at the key it is about.
 
+mod extra;
+
+pub use extra::override_paths;
+
 use crate::diagnostic::{Diagnostic, Diagnostics, did_you_mean};
 use crate::profile::{Engine, Loaded, Redis, RedisMode};
 use crate::topology;
@@ -29,7 +33,14 @@ pub fn validate(loaded: &Loaded) -> Result<(), Diagnostics> {
         v.redis("analytics_redis", r);
     }
     v.database();
-    v.machines();
+    v.addresses();
+    // Everything below builds the topology, so only once its size is known to be bounded.
+    if v.limits() {
+        let topology = topology::build(&loaded.profile);
+        v.machines(&topology);
+        v.compose_subnet(&topology);
+        v.extra_config(&topology);
+    }
     if v.errors.is_empty() { Ok(()) } else { Err(Diagnostics(v.errors)) }
 }
 
@@ -200,8 +211,7 @@ impl Validator<'_> {
         }
     }
 
-    fn machines(&mut self) {
-        let topology = topology::build(&self.loaded.profile);
+    fn machines(&mut self, topology: &topology::Topology) {
         let names: Vec<&str> = topology.machines.iter().map(|m| m.name.as_str()).collect();
         for name in self.loaded.profile.machines.keys() {
             if !names.contains(&name.as_str()) {
@@ -213,6 +223,183 @@ impl Validator<'_> {
             }
         }
     }
+}
+
+impl Validator<'_> {
+    /// Caps on machines, links and Redis Cluster size; false (with errors) when one is passed.
+    fn limits(&mut self) -> bool {
+        let p = &self.loaded.profile;
+        let size = topology::size(p);
+        let mut ok = true;
+        for (key, nodes) in ["redis", "cache_redis", "analytics_redis"].into_iter().zip(size.redis) {
+            let cluster = match key {
+                "redis" => Some(&p.redis),
+                "cache_redis" => p.cache_redis.as_ref(),
+                _ => p.analytics_redis.as_ref(),
+            }
+            .is_some_and(|r| r.mode == RedisMode::Cluster);
+            if let Some(n) = nodes.filter(|n| cluster && *n > topology::MAX_CLUSTER_NODES) {
+                ok = false;
+                self.error(
+                    &format!("{key}.shards"),
+                    format!(
+                        "`{key}` would be a Redis Cluster of {n} nodes (`shards` x (1 + `replicas_per_shard`)); \
+                         Redis Cluster is designed for at most {} nodes",
+                        topology::MAX_CLUSTER_NODES
+                    ),
+                )
+                .help = Some("use fewer shards or fewer replicas per shard".into());
+            }
+        }
+        // The tier that contributes most is where the fix usually is.
+        let biggest = [
+            ("gateway.nodes", u64::from(p.gateway.nodes)),
+            ("dashboard.nodes", u64::from(p.dashboard.nodes)),
+            ("pump.nodes", u64::from(p.pump.nodes)),
+            ("redis", size.redis[0].unwrap_or(0)),
+        ]
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .map_or("gateway.nodes", |(k, _)| k);
+        if size.machines > topology::MAX_MACHINES {
+            ok = false;
+            self.error(
+                biggest,
+                format!(
+                    "this profile describes {} machines; tykgen renders at most {}",
+                    size.machines,
+                    topology::MAX_MACHINES
+                ),
+            );
+        } else if size.links > topology::MAX_LINKS {
+            ok = false;
+            self.error(
+                biggest,
+                format!(
+                    "this topology needs {} links between machines (each a firewall rule); tykgen renders at most {}",
+                    size.links,
+                    topology::MAX_LINKS
+                ),
+            )
+            .help = Some(
+                "links grow with Tyk machines x Redis nodes and with Redis nodes squared: use fewer Redis nodes".into(),
+            );
+        }
+        ok
+    }
+
+    /// `extra_config` adds keys; it cannot replace tykgen's or carry a secret.
+    fn extra_config(&mut self, t: &topology::Topology) {
+        for (key, message) in extra::problems(&self.loaded.profile, t) {
+            self.error(&key, message);
+        }
+    }
+
+    /// `machines.*.address`: an IP address or a host name, nothing else.
+    fn addresses(&mut self) {
+        let bad: Vec<(String, String)> = self
+            .loaded
+            .profile
+            .machines
+            .iter()
+            .filter_map(|(name, m)| Some((name.clone(), address_problem(m.address.as_deref()?)?)))
+            .collect();
+        for (name, problem) in bad {
+            self.error(&format!("machines.{name}.address"), problem).help =
+                Some("for example `10.0.1.10`, `fd00::10` or `gw1.example.internal`".into());
+        }
+    }
+
+    /// `targets.compose.subnet`: parsed, private, and big enough for the lab's fixed-address
+    /// networks (the same derivation the compose target makes, so `check` fails where `render`
+    /// would).
+    fn compose_subnet(&mut self, t: &topology::Topology) {
+        use crate::targets::compose;
+        let key = "targets.compose.subnet";
+        let text = self.loaded.profile.targets.compose.subnet.clone();
+        let (network, prefix) = match compose::parse_subnet(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                self.error(key, strip_key(&e.to_string(), key));
+                return;
+            }
+        };
+        if !network.is_private() {
+            self.error(key, format!("{text} is not a private range (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)"))
+                .help = Some("the lab's networks are Docker bridges on one machine: use a private range".into());
+            return;
+        }
+        // Fixed-address networks: PostgreSQL's, then each Redis Cluster's (see compose::fixed_addresses).
+        let mut nets: Vec<(String, usize)> = Vec::new();
+        let mut add = |t: &topology::Topology, first: Option<&topology::Machine>, extra: usize| {
+            let Some(first) = first else { return };
+            let name = compose::group_network(first);
+            if nets.iter().any(|(n, _)| *n == name) {
+                return;
+            }
+            let members = t.machines.iter().filter(|m| compose::service_networks(t, m).contains(&name)).count();
+            nets.push((name, members + extra));
+        };
+        add(t, t.machines.iter().find(|m| m.role == topology::Role::Postgres), 0);
+        for d in t.redis.iter().filter(|d| d.settings.mode == RedisMode::Cluster) {
+            add(t, d.nodes.first().and_then(|n| t.machine(n)), 1); // + the cluster-create one-shot
+        }
+        if let Err(e) = compose::derive_subnets(&text, nets.len()) {
+            self.error(key, strip_key(&e.to_string(), key));
+            return;
+        }
+        let usable = (1usize << (32 - prefix)) - 3;
+        if let Some((name, n)) = nets.iter().find(|(_, n)| *n > usable) {
+            self.error(
+                key,
+                format!("{text} leaves room for {usable} services per network; the {name} network needs {n}"),
+            )
+            .help = Some("use a shorter prefix, e.g. /24".into());
+        }
+    }
+}
+
+/// The message without a leading `key: ` (the location already names it).
+fn strip_key(message: &str, key: &str) -> String {
+    message.strip_prefix(&format!("{key}: ")).unwrap_or(message).to_owned()
+}
+
+/// Why `text` is not an IP address or host name, if it is not.
+fn address_problem(text: &str) -> Option<String> {
+    use std::net::IpAddr;
+    if text.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    if text.contains('/') {
+        return Some(format!("`{text}` is a network (CIDR), not one machine's address"));
+    }
+    if text.starts_with('[') || text.contains(':') {
+        let port = text.rsplit_once(':').is_some_and(|(host, port)| {
+            port.bytes().all(|b| b.is_ascii_digit()) && host.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
+                || !host.contains(':')
+        });
+        return Some(if port {
+            format!("`{text}` has a port; give the address alone (tykgen adds each service's port)")
+        } else {
+            format!("`{text}` is not a valid IP address")
+        });
+    }
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Some(format!("`{text}` is not a valid IPv4 address (four numbers from 0 to 255)"));
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let name = text.strip_suffix('.').unwrap_or(text);
+    let tld_numeric = name.rsplit('.').next().is_some_and(|l| l.bytes().all(|b| b.is_ascii_digit()));
+    if name.len() > 253 || !name.split('.').all(label_ok) || tld_numeric {
+        return Some(format!("`{text}` is neither an IP address nor a valid host name"));
+    }
+    None
 }
 
 fn mode_name(mode: RedisMode) -> &'static str {

@@ -197,6 +197,13 @@ pub const RULES: &[Rule] = &[
         source: PFP_TLS,
     },
     Rule {
+        id: "TYK-SEC-EXTRA-OVERRIDE",
+        family: Family::Security,
+        severity: Severity::Warning,
+        title: "no `extra_config.override` key replaces a value tykgen sets",
+        source: "tykgen: `extra_config` only adds keys tykgen does not model; `override` is the explicit exception",
+    },
+    Rule {
         id: "TYK-SEC-DB-TLS",
         family: Family::Security,
         severity: Severity::Warning,

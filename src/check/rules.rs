@@ -398,6 +398,14 @@ impl<'a> Checker<'a> {
     }
 
     fn security(&mut self) {
+        for path in crate::validate::override_paths(self.p) {
+            self.add(
+                "TYK-SEC-EXTRA-OVERRIDE",
+                &path,
+                format!("`{path}` replaces a value tykgen sets from the profile or as a hardened default"),
+                "prefer the profile key tykgen names when the same key is under plain `extra_config`",
+            );
+        }
         for (_, key, r) in self.redis_deployments() {
             let tls = &r.tls;
             if !tls.enabled {

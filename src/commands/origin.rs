@@ -1,4 +1,4 @@
-//! Where a rendered folder came from: `OUT/<profile>/.tykgen-source` records the profile (a
+//! Where a rendered folder came from: `OUT/<profile>/tykgen-source.json` records the profile (a
 //! built-in's name, or the file's path relative to the folder), its overlays and its `--set`s,
 //! so that `tykgen render` and `tykgen lab-secrets` run from anywhere inside the folder, with no
 //! argument, render and write exactly where the READMEs say.
@@ -12,9 +12,9 @@ use crate::cli::ProfileArgs;
 use crate::profile;
 
 /// The file, in the profile's output folder.
-pub(super) const FILE: &str = ".tykgen-source";
+pub(super) const FILE: &str = "tykgen-source.json";
 
-/// How far up from the current folder `.tykgen-source` is looked for.
+/// How far up from the current folder `tykgen-source.json` is looked for.
 const MAX_DEPTH: usize = 8;
 
 /// The record.
@@ -80,7 +80,7 @@ fn relative(path: &Path, base: &Path) -> PathBuf {
     rel
 }
 
-/// The `.tykgen-source` text for `input` rendered into `folder`.
+/// The `tykgen-source.json` text for `input` rendered into `folder`.
 pub(super) fn record(input: &profile::Input, folder: &Path) -> anyhow::Result<String> {
     let name = input.profile.as_deref().unwrap_or(profile::DEFAULT_PROFILE);
     let builtin = profile::names_builtin(name);

@@ -2,7 +2,7 @@
 //! compare a fresh render with what is on disk. After writing it says what changed and what to
 //! run next, per target (`--quiet` keeps only errors and warnings).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::RenderArgs;
@@ -26,21 +26,17 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         top.add(super::origin::FILE, super::origin::record(input, &base)?, FileMode::Normal)?;
     }
     if args.check || args.diff {
-        let mut differs = false;
+        let drift = output::drift_all(&out, &rendered.name, &rendered.sets)?;
         let mut text = String::new();
-        for (dir, set) in &rendered.sets {
-            for d in output::drift(&root_of(&base, dir), set)? {
-                differs = true;
-                let path = if dir.is_empty() { d.path.clone() } else { format!("{dir}/{}", d.path) };
-                match d.kind {
-                    DriftKind::Missing => text.push_str(&format!("missing: {path}\n")),
-                    DriftKind::Stale => text.push_str(&format!("stale (no longer rendered): {path}\n")),
-                    DriftKind::Changed { unified_diff } => text.push_str(&unified_diff),
-                }
+        for d in &drift {
+            match &d.kind {
+                DriftKind::Missing => text.push_str(&format!("missing: {}\n", d.path)),
+                DriftKind::Stale => text.push_str(&format!("stale (no longer rendered): {}\n", d.path)),
+                DriftKind::Changed { unified_diff } => text.push_str(unified_diff),
             }
         }
         super::print_stdout(&text)?;
-        if differs && args.check {
+        if !drift.is_empty() && args.check {
             eprintln!(
                 "error: {} is out of date; update it with `{}`",
                 base.display(),
@@ -50,35 +46,38 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut lines = Vec::new();
-    for (dir, set) in &rendered.sets {
-        let report = output::write(&root_of(&base, dir), set, args.force)?;
-        if !dir.is_empty() {
-            lines.push(format!(
-                "  {dir}/: {} files ({} written, {} unchanged, {} deleted)",
-                set.len(),
-                report.written,
-                report.unchanged,
-                report.removed
-            ));
-            if let Some(next) =
-                Target::expand(args.target).into_iter().find(|t| t.dir() == dir).map(|t| next_step(t, &base))
-            {
-                lines.push(format!("    next: {next}"));
+    // What will change, per folder, for the summary. A folder `write_all` must first repair (an
+    // interrupted render, a corrupt manifest with --force) has no counts.
+    let drift = if args.quiet { None } else { output::drift_all(&out, &rendered.name, &rendered.sets).ok() };
+    // One transaction for the whole profile folder: every target or none (see `output`).
+    output::write_all(&out, &rendered.name, &rendered.sets, args.force)?;
+    if !args.quiet {
+        eprintln!("rendered {} into {}:", rendered.name, base.display());
+        for (dir, set) in rendered.sets.iter().filter(|(dir, _)| !dir.is_empty()) {
+            match &drift {
+                Some(drift) => {
+                    let here: Vec<&output::Drift> = drift
+                        .iter()
+                        .filter(|d| d.path.strip_prefix(dir.as_str()).is_some_and(|r| r.starts_with('/')))
+                        .collect();
+                    let count = |k: fn(&DriftKind) -> bool| here.iter().filter(|d| k(&d.kind)).count();
+                    let created = count(|k| matches!(k, DriftKind::Missing));
+                    let changed = count(|k| matches!(k, DriftKind::Changed { .. }));
+                    let deleted = count(|k| matches!(k, DriftKind::Stale));
+                    eprintln!(
+                        "  {dir}/: {} files ({created} created, {changed} changed, {deleted} deleted, {} unchanged)",
+                        set.len(),
+                        set.len().saturating_sub(created + changed)
+                    );
+                }
+                None => eprintln!("  {dir}/: {} files", set.len()),
+            }
+            if let Some(t) = Target::expand(args.target).into_iter().find(|t| t.dir() == dir) {
+                eprintln!("    next: {}", next_step(t, &base));
             }
         }
     }
-    if !args.quiet {
-        eprintln!("rendered {} into {}:", rendered.name, base.display());
-        for l in lines {
-            eprintln!("{l}");
-        }
-    }
     Ok(ExitCode::SUCCESS)
-}
-
-fn root_of(base: &Path, dir: &str) -> PathBuf {
-    if dir.is_empty() { base.to_path_buf() } else { base.join(dir) }
 }
 
 /// What to run next with a freshly rendered target, with the real path.

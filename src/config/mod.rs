@@ -9,6 +9,8 @@ mod database;
 mod redis;
 mod tyk;
 
+pub(crate) use tyk::{extra_of, generated as tyk_generated};
+
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
 
 use std::collections::BTreeMap;

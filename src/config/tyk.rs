@@ -20,33 +20,45 @@ use crate::topology::{
 
 /// Files and secrets of a Gateway, Dashboard or Pump machine.
 pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<(Vec<ConfigFile>, Vec<SecretUse>)> {
-    let (name, install_path, value, extra, secrets) = match m.role {
-        Role::Gateway => (
-            "tyk.conf",
-            "/opt/tyk-gateway/tyk.conf",
-            to_value(&gateway(p, t))?,
-            &p.extra_config.gateway,
-            gateway_secrets(t),
-        ),
-        Role::Dashboard => (
-            "tyk_analytics.conf",
-            "/opt/tyk-dashboard/tyk_analytics.conf",
-            to_value(&dashboard(p, t))?,
-            &p.extra_config.dashboard,
-            dashboard_secrets(t),
-        ),
-        Role::Pump => {
-            ("pump.conf", "/opt/tyk-pump/pump.conf", to_value(&pump(p, t))?, &p.extra_config.pump, pump_secrets(t))
-        }
+    let (name, install_path, secrets) = match m.role {
+        Role::Gateway => ("tyk.conf", "/opt/tyk-gateway/tyk.conf", gateway_secrets(t)),
+        Role::Dashboard => ("tyk_analytics.conf", "/opt/tyk-dashboard/tyk_analytics.conf", dashboard_secrets(t)),
+        Role::Pump => ("pump.conf", "/opt/tyk-pump/pump.conf", pump_secrets(t)),
         _ => anyhow::bail!("{} is not a Tyk machine", m.name),
     };
-    let mut value = value;
+    let mut value = generated(p, t, m.role)?;
+    let (extra, over) = extra_of(p, m.role);
     deep_merge(&mut value, &Value::Object(extra.clone()));
+    deep_merge(&mut value, &Value::Object(over.clone()));
     let mut contents = serde_json::to_string_pretty(&value)?;
     contents.push('\n');
     let file =
         ConfigFile { name: name.to_owned(), install_path: install_path.to_owned(), contents, mode: FileMode::Normal };
     Ok((vec![file], secrets))
+}
+
+/// The configuration tykgen writes for a Tyk `role`, before `extra_config` (validation compares
+/// `extra_config` with it).
+///
+/// # Errors
+/// A role that is not Tyk's, or a value that does not serialize.
+pub(crate) fn generated(p: &Profile, t: &Topology, role: Role) -> anyhow::Result<Value> {
+    match role {
+        Role::Gateway => to_value(&gateway(p, t)),
+        Role::Dashboard => to_value(&dashboard(p, t)),
+        Role::Pump => to_value(&pump(p, t)),
+        _ => anyhow::bail!("{} is not a Tyk component", role.as_str()),
+    }
+}
+
+/// `extra_config.<role>` and `extra_config.override.<role>`.
+pub(crate) fn extra_of(p: &Profile, role: Role) -> (&Map<String, Value>, &Map<String, Value>) {
+    let e = &p.extra_config;
+    match role {
+        Role::Dashboard => (&e.dashboard, &e.overrides.dashboard),
+        Role::Pump => (&e.pump, &e.overrides.pump),
+        _ => (&e.gateway, &e.overrides.gateway),
+    }
 }
 
 fn to_value(v: &impl Serialize) -> anyhow::Result<Value> {

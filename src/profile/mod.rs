@@ -189,11 +189,29 @@ fn read_profile(name: &str) -> Result<Arc<Source>, Diagnostic> {
     read_file(Path::new(name), "profile")
 }
 
+/// Largest profile or overlay file tykgen reads (the largest built-in profile is a few KiB).
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a profile or overlay, at most [`MAX_FILE_BYTES`] (also from a pipe or a device, so
+/// `tykgen check /dev/zero` stops at the limit).
 fn read_file(path: &Path, what: &str) -> Result<Arc<Source>, Diagnostic> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Arc::new(Source { name: path.display().to_string(), text })),
-        Err(e) => Err(Diagnostic::error(format!("cannot read {what} `{}`: {e}", path.display()), None)),
+    use std::io::Read as _;
+    let fail =
+        |e: &dyn std::fmt::Display| Diagnostic::error(format!("cannot read {what} `{}`: {e}", path.display()), None);
+    let file = std::fs::File::open(path).map_err(|e| fail(&e))?;
+    if file.metadata().map_err(|e| fail(&e))?.is_dir() {
+        return Err(fail(&"it is a folder"));
     }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| fail(&e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(fail(&format_args!(
+            "it is larger than {} KiB, tykgen's limit for a profile",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| fail(&format_args!("it is not UTF-8 text ({e})")))?;
+    Ok(Arc::new(Source { name: path.display().to_string(), text }))
 }
 
 #[cfg(test)]

@@ -396,7 +396,9 @@ pub struct MachineSettings {
     pub address: Option<String>,
 }
 
-/// JSON merged into the generated Tyk configuration files.
+/// JSON merged into the generated Tyk configuration files, for keys tykgen does not model. A
+/// key tykgen sets from the profile, or any secret, is an error here (it names the profile key
+/// to use instead); `override` is the explicit escape hatch for the first kind.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtraConfig {
@@ -407,6 +409,25 @@ pub struct ExtraConfig {
     #[serde(default)]
     pub dashboard: serde_json::Map<String, serde_json::Value>,
     /// Deep-merged into every `pump.conf`.
+    #[serde(default)]
+    pub pump: serde_json::Map<String, serde_json::Value>,
+    /// Replaces values tykgen sets itself (merged last; `tykgen check` warns about each key).
+    /// Secrets are refused here too.
+    #[serde(default, rename = "override")]
+    pub overrides: ExtraOverride,
+}
+
+/// `extra_config.override`: per component, merged after `extra_config`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtraOverride {
+    /// Deep-merged into every `tyk.conf`, over tykgen's own values.
+    #[serde(default)]
+    pub gateway: serde_json::Map<String, serde_json::Value>,
+    /// Deep-merged into every `tyk_analytics.conf`, over tykgen's own values.
+    #[serde(default)]
+    pub dashboard: serde_json::Map<String, serde_json::Value>,
+    /// Deep-merged into every `pump.conf`, over tykgen's own values.
     #[serde(default)]
     pub pump: serde_json::Map<String, serde_json::Value>,
 }

@@ -79,12 +79,22 @@ impl Node {
     }
 }
 
+/// Most values one document may hold, counting every value an alias repeats (a 390-byte
+/// "billion laughs" expands to 10^7 values and gigabytes otherwise). The largest built-in
+/// profile has a few hundred.
+pub const MAX_NODES: usize = 100_000;
+/// Most aliases (`*name`) in one document.
+pub const MAX_ALIASES: usize = 1_000;
+/// Deepest nesting of lists and mappings (the parser recurses once per level).
+pub const MAX_DEPTH: usize = 64;
+
 /// Parses one YAML document from `source`.
 ///
 /// # Errors
-/// A YAML syntax error, a duplicate key, a non-string key, an unknown tag or a second document.
+/// A YAML syntax error, a duplicate key, a non-string key, an unknown tag, a second document,
+/// an integer outside 64 bits, or a document past [`MAX_NODES`], [`MAX_ALIASES`] or [`MAX_DEPTH`].
 pub fn parse(source: &Arc<Source>) -> Result<Node, Diagnostic> {
-    let mut builder = Builder { source: source.clone(), anchors: BTreeMap::new() };
+    let mut builder = Builder { source: source.clone(), anchors: BTreeMap::new(), nodes: 0, aliases: 0, depth: 0 };
     let mut parser = Parser::new_from_str(&source.text);
     let mut root: Option<Node> = None;
     while let Some(event) = parser.next_event() {
@@ -116,7 +126,12 @@ pub fn parse(source: &Arc<Source>) -> Result<Node, Diagnostic> {
 
 struct Builder {
     source: Arc<Source>,
-    anchors: BTreeMap<usize, Node>,
+    /// Each anchor's value and how many values it holds.
+    anchors: BTreeMap<usize, (Node, usize)>,
+    /// Values built so far, aliases counted with everything they repeat.
+    nodes: usize,
+    aliases: usize,
+    depth: usize,
 }
 
 impl Builder {
@@ -157,12 +172,33 @@ impl Builder {
         parser: &mut Parser<'i, saphyr_parser::StrInput<'i>>,
     ) -> Result<Option<Node>, Diagnostic> {
         let loc = self.loc(span);
+        let before = self.nodes;
         let (node, anchor) = match event {
             Event::DocumentEnd | Event::StreamEnd | Event::MappingEnd | Event::SequenceEnd => {
                 return Ok(None);
             }
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(n) => return Ok(Some(Node { value: n.value.clone(), loc })),
+                Some((n, size)) => {
+                    self.aliases += 1;
+                    self.nodes += size;
+                    if self.aliases > MAX_ALIASES {
+                        return Err(Diagnostic::error(
+                            format!("more than {MAX_ALIASES} aliases in one profile"),
+                            Some(loc),
+                        ));
+                    }
+                    if self.nodes > MAX_NODES {
+                        return Err(Diagnostic::error(
+                            format!(
+                                "this alias makes the profile hold more than {MAX_NODES} values \
+                                 (each alias repeats its anchor's whole value)"
+                            ),
+                            Some(loc),
+                        )
+                        .with_help("write the values out, or use fewer nested aliases"));
+                    }
+                    return Ok(Some(Node { value: n.value.clone(), loc }));
+                }
                 None => return Err(Diagnostic::error("alias to an unknown anchor", Some(loc))),
             },
             Event::Scalar(text, style, anchor, tag) => {
@@ -172,13 +208,16 @@ impl Builder {
                 (Node { value, loc }, anchor)
             }
             Event::SequenceStart(anchor, _) => {
+                self.enter(&loc)?;
                 let mut items = Vec::new();
                 while let Some(item) = self.node(parser)? {
                     items.push(item);
                 }
+                self.depth -= 1;
                 (Node { value: Value::Seq(items), loc }, anchor)
             }
             Event::MappingStart(anchor, _) => {
+                self.enter(&loc)?;
                 let mut entries: Vec<(Key, Node)> = Vec::new();
                 while let Some(key) = self.node(parser)? {
                     let name = match &key.value {
@@ -205,16 +244,33 @@ impl Builder {
                     }
                     entries.push((Key { name, loc: key_loc }, value));
                 }
+                self.depth -= 1;
                 (Node { value: Value::Map(entries), loc }, anchor)
             }
             other => {
                 return Err(Diagnostic::error(format!("unexpected YAML event {other:?}"), Some(loc)));
             }
         };
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            return Err(Diagnostic::error(format!("a profile holds at most {MAX_NODES} values"), Some(node.loc)));
+        }
         if anchor > 0 {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors.insert(anchor, (node.clone(), self.nodes - before));
         }
         Ok(Some(node))
+    }
+
+    /// One level deeper into lists and mappings.
+    fn enter(&mut self, loc: &Loc) -> Result<(), Diagnostic> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Diagnostic::error(
+                format!("lists and mappings nest more than {MAX_DEPTH} levels deep"),
+                Some(loc.clone()),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -232,7 +288,26 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, St
     if quoted {
         return Ok(Value::Str { text: text.to_owned(), plain: false });
     }
-    Ok(resolve_plain(text))
+    let value = resolve_plain(text);
+    if let Value::Float(_, t) = &value
+        && is_integer_text(t)
+    {
+        return Err(format!(
+            "the integer `{t}` is outside the 64-bit range ({} to {}); quote it if it is text",
+            i64::MIN,
+            i64::MAX
+        ));
+    }
+    Ok(value)
+}
+
+/// Decimal, `0x` or `0o` integer text (whatever its size).
+fn is_integer_text(text: &str) -> bool {
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let all = |s: &str, radix: u32| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    all(digits, 10)
+        || text.strip_prefix("0x").is_some_and(|h| all(h, 16))
+        || text.strip_prefix("0o").is_some_and(|o| all(o, 8))
 }
 
 /// The value of a plain (unquoted) scalar.
@@ -249,15 +324,15 @@ pub fn resolve_plain(text: &str) -> Value {
         // Beyond i64 it is still a number, just one that no field can hold.
         return text.parse::<i64>().map_or_else(|_| Value::Float(f64::MAX, text.to_owned()), Value::Int);
     }
-    if let Some(hex) = text.strip_prefix("0x")
-        && let Ok(i) = i64::from_str_radix(hex, 16)
-    {
-        return Value::Int(i);
-    }
-    if let Some(oct) = text.strip_prefix("0o")
-        && let Ok(i) = i64::from_str_radix(oct, 8)
-    {
-        return Value::Int(i);
+    for (prefix, radix) in [("0x", 16), ("0o", 8)] {
+        if let Some(digits) = text.strip_prefix(prefix)
+            && !digits.is_empty()
+            && digits.chars().all(|c| c.is_digit(radix))
+        {
+            // Beyond i64: a number no field can hold (`scalar` reports it).
+            return i64::from_str_radix(digits, radix)
+                .map_or_else(|_| Value::Float(f64::MAX, text.to_owned()), Value::Int);
+        }
     }
     let is_float = {
         let t = digits;

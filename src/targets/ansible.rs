@@ -3,9 +3,10 @@
 //!
 //! Decisions:
 //! - **One inventory group per `Machine::group()`**, hosts named like the machines. A machine
-//!   with a pinned address gets it as `ansible_host`; the others get
-//!   `<machine>.CHANGE-ME.invalid` (RFC 2606: `.invalid` never resolves), so the inventory
-//!   parses but nothing can connect until the operator fills it in, and the pre-flight play says so.
+//!   with a pinned address gets it as `ansible_host` in `inventory/hosts.yml`; the others get
+//!   `<machine>.CHANGE-ME.invalid` (RFC 2606: `.invalid` never resolves) in the user-owned
+//!   `inventory/addresses.yml` (created once, never rewritten: `FileSet::add_user`), so re-renders
+//!   never fight the operator's addresses; the pre-flight play refuses a host without one.
 //! - **Variables live beside the inventory** (`inventory/group_vars/all/main.yml`,
 //!   `inventory/host_vars/<machine>.yml`), so `ansible-inventory`, `ansible-playbook` and
 //!   `ansible-lint` all load them without extra flags. The vault goes to
@@ -643,6 +644,11 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     for name in names {
         let text = ctx.renderer.render(&format!("ansible/{name}.tera"), &project)?;
         set.add(name, one_final_newline(&text), FileMode::Normal)?;
+    }
+    // The files the README tells the user to edit are the user's: created once, never rewritten.
+    for name in ["inventory/addresses.yml", "inventory/group_vars/all/user.yml"] {
+        let text = ctx.renderer.render(&format!("ansible/{name}.tera"), &project)?;
+        set.add_user(name, one_final_newline(&text), FileMode::Normal)?;
     }
     for m in &t.machines {
         let host = host_ctx(ctx, m);

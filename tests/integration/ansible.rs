@@ -70,7 +70,7 @@ fn inventory_lists_the_topology_without_warnings() {
         let out = run(
             ansible(&inv, &project, tmp.path()).env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true").args([
                 "-i",
-                "inventory/hosts.yml",
+                "inventory",
                 "--list",
             ]),
             Duration::from_secs(120),
@@ -108,12 +108,7 @@ fn playbooks_pass_syntax_check_lint_and_yamllint() {
         let project = render(&profile, &tmp.path().join("out"));
 
         let out = run(
-            ansible(&playbook, &project, tmp.path()).args([
-                "-i",
-                "inventory/hosts.yml",
-                "--syntax-check",
-                "playbooks/site.yml",
-            ]),
+            ansible(&playbook, &project, tmp.path()).args(["-i", "inventory", "--syntax-check", "playbooks/site.yml"]),
             Duration::from_secs(180),
         );
         assert!(out.status.success(), "{profile}: ansible-playbook --syntax-check failed:\n{}", text(&out));
@@ -305,14 +300,16 @@ fn profile_strings_are_unsafe_everywhere() {
     assert!(main.contains(&want), "{main}");
     let hosts = std::fs::read_to_string(project.join("inventory/hosts.yml")).unwrap();
     assert!(hosts.contains("ansible_host: !unsafe \"192.0.2.11\""), "{hosts}");
-    assert!(hosts.contains("ansible_host: !unsafe \"gateway-2.CHANGE-ME.invalid\""), "{hosts}");
+    let addresses = std::fs::read_to_string(project.join("inventory/addresses.yml")).unwrap();
+    assert!(addresses.contains("ansible_host: !unsafe \"gateway-2.CHANGE-ME.invalid\""), "{addresses}");
+    assert!(!hosts.contains("CHANGE-ME"), "{hosts}");
 
     // Ansible itself keeps the description as unsafe (never templated) data.
     let Some(inv) = tool("ansible-inventory", "pip install ansible-core (.ci/run)") else { return };
     let out = run(
         ansible(&inv, &project, tmp.path()).env("ANSIBLE_INVENTORY_UNPARSED_FAILED", "true").args([
             "-i",
-            "inventory/hosts.yml",
+            "inventory",
             "--list",
         ]),
         Duration::from_secs(120),

@@ -68,6 +68,9 @@ fn render_text(text: &str, dir: &Path, out: &Path) {
 fn parsed(dir: &Path) -> BTreeMap<String, Option<Value>> {
     files(dir)
         .into_iter()
+        // `tykgen-source.json` records where the profile file is, which differs between the two
+        // renders by the folder name alone; it holds no profile value.
+        .filter(|path| path.file_name().is_none_or(|n| n != "tykgen-source.json"))
         .map(|path| {
             let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
             (rel, parse(&path))

@@ -16,6 +16,8 @@ mod explain;
 mod hostile;
 mod key_tables;
 mod newcomer;
+mod random_profiles;
+mod safety;
 mod terraform;
 mod tools;
 mod tyk_schema;

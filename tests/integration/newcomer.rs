@@ -132,7 +132,7 @@ fn a_profile_from_standard_input() {
     ok(tykgen_in(tmp.path()).args(["check", "-"]).write_stdin(text.clone()), "check -");
     ok(tykgen_in(tmp.path()).args(["render", "-", "-t", "config", "-q"]).write_stdin(text), "render -");
     assert!(tmp.path().join("out/lab/config/machines.json").is_file());
-    assert!(!tmp.path().join("out/lab/.tykgen-source").exists(), "standard input cannot be read again");
+    assert!(!tmp.path().join("out/lab/tykgen-source.json").exists(), "standard input cannot be read again");
 }
 
 #[test]

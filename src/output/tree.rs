@@ -1,0 +1,308 @@
+//! File-system access below an output folder that never follows a symbolic link.
+//!
+//! Every path is `/`-separated and relative to the folder, and every step opens the next folder
+//! with `O_NOFOLLOW | O_DIRECTORY` relative to the one before (`openat`), so a symbolic link
+//! anywhere below the folder is seen as what it is and never resolved. The folder itself is
+//! opened once and locked with `flock`.
+
+use std::ffi::OsStr;
+use std::io::{self, Read as _, Write as _};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt as _;
+use std::path::{Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
+
+/// What is at a path.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Found {
+    /// Nothing (the path or one of its folders does not exist).
+    Missing,
+    /// A regular file: its bytes and permission bits.
+    File(Vec<u8>, u32),
+    /// A real folder.
+    Dir,
+    /// Something tykgen never opens (a symbolic link, FIFO, device or socket), at the path itself.
+    Special(&'static str),
+    /// A component above the path (the `/`-separated prefix given) is not a real folder.
+    Blocked(String, &'static str),
+}
+
+/// The open, locked output folder.
+pub(super) struct Tree {
+    fd: OwnedFd,
+    /// For messages.
+    pub(super) path: PathBuf,
+}
+
+fn kind_word(t: FileType) -> &'static str {
+    match t {
+        FileType::Symlink => "a symbolic link",
+        FileType::RegularFile => "a file",
+        FileType::Directory => "a folder",
+        FileType::Fifo => "a FIFO",
+        FileType::Socket => "a socket",
+        FileType::CharacterDevice | FileType::BlockDevice => "a device",
+        FileType::Unknown => "an unknown kind of file",
+    }
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+fn stat_type(dir: impl AsFd, name: &str) -> io::Result<Option<(FileType, u32)>> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some((FileType::from_raw_mode(st.st_mode), st.st_mode & 0o7777))),
+        Err(rustix::io::Errno::NOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Tree {
+    /// Opens (creating if needed) the folder `name` inside `parent`. `parent` is the user's
+    /// choice and resolved as usual; `name` is below it, so a symbolic link there is an error,
+    /// or with `force` replaced by a real folder.
+    pub(super) fn open(parent: &Path, name: &str, force: bool) -> anyhow::Result<Tree> {
+        use anyhow::Context as _;
+        fs_err::create_dir_all(parent)?;
+        let pfd = rustix::fs::open(parent, dir_flags() & !OFlags::NOFOLLOW, Mode::empty())
+            .with_context(|| format!("opening {}", parent.display()))?;
+        let path = parent.join(name);
+        if let Some((t, _)) = stat_type(&pfd, name)?
+            && t != FileType::Directory
+        {
+            if !force {
+                anyhow::bail!(
+                    "{} is {} where tykgen needs a folder; tykgen never writes through one \
+                     (remove it, or render with --force to replace it by a real folder)",
+                    path.display(),
+                    kind_word(t)
+                );
+            }
+            rustix::fs::unlinkat(&pfd, name, AtFlags::empty())
+                .with_context(|| format!("removing {}", path.display()))?;
+        }
+        match rustix::fs::mkdirat(&pfd, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(io::Error::from(e)).with_context(|| format!("creating {}", path.display())),
+        }
+        let fd = rustix::fs::openat(&pfd, name, dir_flags(), Mode::empty())
+            .with_context(|| format!("opening {} (without following links)", path.display()))?;
+        Ok(Tree { fd, path })
+    }
+
+    /// Opens an existing folder for reading only; `None` if it does not exist.
+    pub(super) fn open_existing(parent: &Path, name: &str) -> anyhow::Result<Option<Tree>> {
+        use anyhow::Context as _;
+        let pfd = match rustix::fs::open(parent, dir_flags() & !OFlags::NOFOLLOW, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(e) => return Err(io::Error::from(e)).with_context(|| format!("opening {}", parent.display())),
+        };
+        let path = parent.join(name);
+        match stat_type(&pfd, name)? {
+            None => Ok(None),
+            Some((FileType::Directory, _)) => {
+                let fd = rustix::fs::openat(&pfd, name, dir_flags(), Mode::empty())
+                    .with_context(|| format!("opening {}", path.display()))?;
+                Ok(Some(Tree { fd, path }))
+            }
+            Some((t, _)) => anyhow::bail!("{} is {}, not a folder tykgen wrote", path.display(), kind_word(t)),
+        }
+    }
+
+    /// Takes the folder's lock: exclusive to write, shared to read. Waits, after saying so, while
+    /// another tykgen holds it.
+    pub(super) fn lock(&self, exclusive: bool) -> anyhow::Result<()> {
+        let (try_op, wait_op) = if exclusive {
+            (FlockOperation::NonBlockingLockExclusive, FlockOperation::LockExclusive)
+        } else {
+            (FlockOperation::NonBlockingLockShared, FlockOperation::LockShared)
+        };
+        match rustix::fs::flock(&self.fd, try_op) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                eprintln!("waiting for another tykgen that is rendering into {} ...", self.path.display());
+                rustix::fs::flock(&self.fd, wait_op).map_err(io::Error::from)?;
+                Ok(())
+            }
+            Err(e) => {
+                Err(anyhow::Error::from(io::Error::from(e)).context(format!("locking {} (flock)", self.path.display())))
+            }
+        }
+    }
+
+    /// The display path of `rel`.
+    pub(super) fn show(&self, rel: &str) -> String {
+        self.path.join(rel).display().to_string()
+    }
+
+    /// Opens the folder `rel` ("" for the root), never following links. `Ok(None)` when it or
+    /// a folder above it is missing; an error when any of them is not a real folder.
+    pub(super) fn dir(&self, rel: &str) -> io::Result<Option<OwnedFd>> {
+        let mut cur = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?;
+        if rel.is_empty() {
+            return Ok(Some(cur));
+        }
+        for seg in rel.split('/') {
+            match rustix::fs::openat(&cur, seg, dir_flags(), Mode::empty()) {
+                Ok(fd) => cur = fd,
+                Err(rustix::io::Errno::NOENT) => return Ok(None),
+                Err(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => {
+                    return Err(io::Error::other(format!("{} is not a real folder", self.show(rel))));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(Some(cur))
+    }
+
+    /// What is at `rel`, looking at every component without following links. Regular files
+    /// are read; FIFOs and devices are never opened.
+    pub(super) fn lookup(&self, rel: &str) -> io::Result<Found> {
+        let (dir, name) = split(rel);
+        let mut cur = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?;
+        let mut prefix = String::new();
+        if !dir.is_empty() {
+            for seg in dir.split('/') {
+                if !prefix.is_empty() {
+                    prefix.push('/');
+                }
+                prefix.push_str(seg);
+                match stat_type(&cur, seg)? {
+                    None => return Ok(Found::Missing),
+                    Some((FileType::Directory, _)) => {
+                        cur = rustix::fs::openat(&cur, seg, dir_flags(), Mode::empty())?;
+                    }
+                    Some((t, _)) => return Ok(Found::Blocked(prefix, kind_word(t))),
+                }
+            }
+        }
+        match stat_type(&cur, name)? {
+            None => Ok(Found::Missing),
+            Some((FileType::Directory, _)) => Ok(Found::Dir),
+            Some((FileType::RegularFile, mode)) => {
+                let fd = rustix::fs::openat(
+                    &cur,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+                    Mode::empty(),
+                )?;
+                let mut bytes = Vec::new();
+                std::fs::File::from(fd).read_to_end(&mut bytes)?;
+                Ok(Found::File(bytes, mode & 0o777))
+            }
+            Some((t, _)) => Ok(Found::Special(kind_word(t))),
+        }
+    }
+
+    /// True when this process may create and remove entries in the existing folder `rel`.
+    pub(super) fn writable(&self, rel: &str) -> io::Result<bool> {
+        let Some(fd) = self.dir(rel)? else { return Ok(true) };
+        Ok(rustix::fs::accessat(&fd, ".", rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK, AtFlags::empty())
+            .is_ok())
+    }
+
+    /// Removes the non-folder entry at `rel` (a link itself, never its target). Missing or a
+    /// real folder: nothing to do (so replaying a journal is safe).
+    pub(super) fn remove(&self, rel: &str) -> io::Result<()> {
+        let (dir, name) = split(rel);
+        let Some(fd) = self.dir_or_none(dir)? else { return Ok(()) };
+        match stat_type(&fd, name)? {
+            None | Some((FileType::Directory, _)) => Ok(()),
+            Some(_) => rustix::fs::unlinkat(&fd, name, AtFlags::empty()).map_err(Into::into),
+        }
+    }
+
+    /// Creates the folder `rel`; its parent exists (the plan creates parents first).
+    pub(super) fn mkdir(&self, rel: &str) -> io::Result<()> {
+        let (dir, name) = split(rel);
+        let fd = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
+        match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
+            Ok(()) => Ok(()),
+            Err(rustix::io::Errno::EXIST) if stat_type(&fd, name)?.is_some_and(|(t, _)| t == FileType::Directory) => {
+                Ok(())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Removes the folder `rel` if it is empty.
+    pub(super) fn prune(&self, rel: &str) -> io::Result<()> {
+        let (dir, name) = split(rel);
+        let Some(fd) = self.dir_or_none(dir)? else { return Ok(()) };
+        if !stat_type(&fd, name)?.is_some_and(|(t, _)| t == FileType::Directory) {
+            return Ok(());
+        }
+        match rustix::fs::unlinkat(&fd, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST | rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Writes a new file `name` in the folder `dir` (which must exist), with `mode`, and
+    /// flushes it. Replaces a file of that name.
+    pub(super) fn create(&self, dir: &str, name: &str, contents: &[u8], mode: u32) -> io::Result<()> {
+        let fd = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
+        let _ = rustix::fs::unlinkat(&fd, name, AtFlags::empty());
+        let file = rustix::fs::openat(
+            &fd,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        )?;
+        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+        let mut file = std::fs::File::from(file);
+        file.write_all(contents)?;
+        Ok(())
+    }
+
+    /// Moves `from` (a file of the folder `from_dir`) to `to`, replacing whatever non-folder
+    /// entry is there (a link is replaced, not followed). `Ok(false)` when `from` is gone: an
+    /// earlier run already moved it.
+    pub(super) fn rename(&self, from_dir: &str, from: &str, to: &str) -> io::Result<bool> {
+        let Some(src) = self.dir_or_none(from_dir)? else { return Ok(false) };
+        let (dir, name) = split(to);
+        let dst = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
+        match rustix::fs::renameat(&src, from, &dst, name) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::NOENT) if stat_type(&src, from)?.is_none() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The names in the folder `rel`.
+    pub(super) fn list(&self, rel: &str) -> io::Result<Vec<String>> {
+        let Some(fd) = self.dir_or_none(rel)? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&fd)? {
+            let entry = entry?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes()).to_string_lossy().into_owned();
+            if name != "." && name != ".." {
+                out.push(name);
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Flushes everything written on this file system (before the journal is committed).
+    pub(super) fn sync(&self) -> io::Result<()> {
+        rustix::fs::syncfs(&self.fd).map_err(Into::into)
+    }
+
+    fn dir_or_none(&self, rel: &str) -> io::Result<Option<OwnedFd>> {
+        match self.dir(rel) {
+            Ok(fd) => Ok(fd),
+            // A link or file where a folder was: nothing of tykgen's is below it.
+            Err(e) if e.kind() == io::ErrorKind::Other => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `("a/b", "c")` for `"a/b/c"`, `("", "c")` for `"c"`.
+fn split(rel: &str) -> (&str, &str) {
+    rel.rsplit_once('/').unwrap_or(("", rel))
+}
