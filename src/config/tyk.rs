@@ -628,7 +628,7 @@ struct PumpConf {
 }
 
 fn pump(p: &Profile, t: &Topology) -> PumpConf {
-    let files = p.tyk.pump_version.at_least(1, 9, 0);
+    let files = p.tyk.pump().at_least(1, 9, 0);
     let mut pumps = Map::new();
     let db_tls = p.database.as_ref().map(|d| d.tls.clone()).unwrap_or_default();
     let uptime = match p.database.as_ref().map(|d| d.engine) {

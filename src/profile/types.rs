@@ -70,10 +70,21 @@ fn default_domain() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TykVersions {
-    /// Tyk Gateway and Dashboard version, e.g. "5.8.2".
+    /// Tyk Gateway and Dashboard version: a release ("5.8.15") or a release line ("5.8", its
+    /// newest patch release that tykgen knows).
     pub version: Version,
-    /// Tyk Pump version, e.g. "1.12.0".
-    pub pump_version: Version,
+    /// Tyk Pump version ("1.12.2", or a line such as "1.12"); needed only with a Pump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pump_version: Option<Version>,
+}
+
+impl TykVersions {
+    /// The Pump version; `0` when the profile names none (it then has no Pump: `validate` says so
+    /// otherwise).
+    #[must_use]
+    pub fn pump(&self) -> Version {
+        self.pump_version.clone().unwrap_or_else(|| Version::new(&[0]))
+    }
 }
 
 /// The Gateway tier.
@@ -165,7 +176,9 @@ pub struct Redis {
     /// `standalone`, `sentinel` or `cluster`.
     #[serde(default)]
     pub mode: RedisMode,
-    /// Redis server version, e.g. "7.2".
+    /// Redis server version, e.g. "7.2" (default: the newest line the Tyk version supports).
+    #[serde(default = "Version::unset")]
+    #[schemars(extend("default" = "the newest line `tyk.version` supports"))]
     pub version: Version,
     /// Sentinel mode: number of replicas of the primary (default 2).
     #[serde(default)]
@@ -307,7 +320,10 @@ pub enum Engine {
 pub struct Database {
     /// `postgres` or `mongodb`.
     pub engine: Engine,
-    /// Server version, e.g. "16" (PostgreSQL) or "7.0" (MongoDB).
+    /// Server version, e.g. "16" (PostgreSQL) or "7.0" (MongoDB) (default: the newest line the
+    /// Tyk and Pump versions support).
+    #[serde(default = "Version::unset")]
+    #[schemars(extend("default" = "the newest line `tyk.version` supports"))]
     pub version: Version,
     /// Replicas besides the primary.
     #[serde(default = "one")]
@@ -557,6 +573,24 @@ impl Version {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// A placeholder for a version the profile leaves out; `versions::resolve` replaces it.
+    #[must_use]
+    pub fn unset() -> Self {
+        Self { parts: Vec::new(), text: String::new() }
+    }
+
+    /// True for [`Version::unset`].
+    #[must_use]
+    pub fn is_unset(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The number of parts written: 3 for a release ("5.8.15"), fewer for a line ("5.8").
+    #[must_use]
+    pub fn parts_written(&self) -> usize {
+        self.parts.len()
     }
 }
 

@@ -113,7 +113,8 @@ struct ProjectCtx<'a> {
     description: &'a str,
     domain: &'a str,
     tyk_version: String,
-    pump_version: String,
+    /// Only with a Pump.
+    pump_version: Option<String>,
     gateway_serial: u32,
     groups: Vec<Group>,
     secrets: Vec<SecretEntry>,
@@ -522,7 +523,7 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         description: &p.description,
         domain: &t.domain,
         tyk_version: p.tyk.version.as_str().to_owned(),
-        pump_version: p.tyk.pump_version.as_str().to_owned(),
+        pump_version: (p.pump.nodes > 0).then(|| p.tyk.pump().as_str().to_owned()),
         gateway_serial: p.targets.ansible.gateway_serial,
         groups,
         secrets,
