@@ -9,6 +9,7 @@ mod database;
 mod redis;
 mod tyk;
 
+pub use database::SHARED_BUFFERS;
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
 
 use std::collections::BTreeMap;

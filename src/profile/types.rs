@@ -492,27 +492,25 @@ pub struct ComposeOptions {
     /// lookups (Docker's DNS would answer the reverse lookup with `<container>.<network>`). A
     /// private range is right here: it is a Docker bridge that exists only on the machine running
     /// the lab. Each Redis Cluster network takes the next block of the same size, so its nodes keep
-    /// their addresses (recorded in `nodes.conf`) across `docker compose down`/`up`. Change it when
-    /// it overlaps a network of that machine or of another lab running at the same time.
-    #[serde(default = "default_subnet")]
+    /// their addresses (recorded in `nodes.conf`) across `docker compose down`/`up`. Default: a
+    /// /24 in 172.30.0.0/15 derived from the profile's name (one of 128 groups of four), so labs of
+    /// different profiles rarely collide. Set it when it overlaps a network of that machine or of
+    /// another lab running at the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}/[0-9]{1,2}$"),
         extend("x-expected" = "an IPv4 subnet like `172.30.0.0/24`")
     )]
-    pub subnet: String,
+    pub subnet: Option<String>,
 }
 
 fn default_bind() -> String {
     "127.0.0.1".to_owned()
 }
 
-fn default_subnet() -> String {
-    "172.30.0.0/24".to_owned()
-}
-
 impl Default for ComposeOptions {
     fn default() -> Self {
-        Self { bind_address: default_bind(), subnet: default_subnet() }
+        Self { bind_address: default_bind(), subnet: None }
     }
 }
 
