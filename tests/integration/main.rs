@@ -11,6 +11,7 @@ mod common;
 mod compose;
 mod data_tier;
 mod determinism;
+mod env_names;
 mod errors;
 mod hostile;
 mod key_tables;
