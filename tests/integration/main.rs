@@ -18,3 +18,4 @@ mod key_tables;
 mod terraform;
 mod tools;
 mod tyk_schema;
+mod versions;
