@@ -19,6 +19,7 @@ pub mod render;
 pub mod targets;
 pub mod topology;
 pub mod validate;
+pub mod versions;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;

@@ -64,10 +64,10 @@ impl Validator<'_> {
                 format!("tykgen generates configuration for Tyk 5.0 and later, not {}", tyk.version),
             );
         }
-        if self.loaded.profile.pump.nodes > 0 && !tyk.pump_version.at_least(MIN_PUMP.0, MIN_PUMP.1, 0) {
+        if self.loaded.profile.pump.nodes > 0 && !tyk.pump().at_least(MIN_PUMP.0, MIN_PUMP.1, 0) {
             self.error(
                 "tyk.pump_version",
-                format!("tykgen generates configuration for Pump 1.8 and later, not {}", tyk.pump_version),
+                format!("tykgen generates configuration for Pump 1.8 and later, not {}", tyk.pump()),
             );
         }
     }
@@ -191,10 +191,10 @@ impl Validator<'_> {
             }
             let pump_uses =
                 p.pump.nodes > 0 && (key == "analytics_redis" || (key == "redis" && p.analytics_redis.is_none()));
-            if pump_uses && !p.tyk.pump_version.at_least(1, 9, 0) {
+            if pump_uses && !p.tyk.pump().at_least(1, 9, 0) {
                 self.error(
                     &at,
-                    format!("`{at}` needs Pump 1.9 or later, but `tyk.pump_version` is {}", p.tyk.pump_version),
+                    format!("`{at}` needs Pump 1.9 or later, but `tyk.pump_version` is {}", p.tyk.pump()),
                 )
                 .help = Some("raise `tyk.pump_version` to 1.9 or later".into());
             }
@@ -316,7 +316,7 @@ impl Validator<'_> {
     fn compose_subnet(&mut self, t: &topology::Topology) {
         use crate::targets::compose;
         let key = "targets.compose.subnet";
-        let text = self.loaded.profile.targets.compose.subnet.clone();
+        let text = compose::subnet_of(&self.loaded.profile);
         let (network, prefix) = match compose::parse_subnet(&text) {
             Ok(v) => v,
             Err(e) => {

@@ -65,6 +65,23 @@ pub fn clients(t: &Topology, store: Store) -> BTreeMap<Role, u32> {
     clients
 }
 
+/// Connection pools one Gateway opens towards `store`, each of up to `pool.max_active`
+/// connections (per node of a Redis Cluster). tyk v5.8.15 `storage/connection_handler.go`
+/// `initConnection` opens three (default, cache, analytics; `NewConnector` puts cache and
+/// analytics on `storage` unless `enable_separate_cache_store`, resp. `enable_analytics` and
+/// `enable_separate_analytics_store`), and `gateway/session_manager.go` `NewSessionLimiter` a
+/// fourth, the rate limiter's (`internal/rate/storage.go` `NewStorage`, on `storage` in release
+/// builds: `config/development_off.go`). `optimisation_max_idle` is not a limit.
+fn gateway_pools(t: &Topology, store: Store) -> u32 {
+    let cache = t.has_store(Store::Cache);
+    let analytics = t.has_store(Store::Analytics) && t.with_role(Role::Pump).next().is_some();
+    match store {
+        Store::Main => 2 + u32::from(!cache) + u32::from(!analytics),
+        Store::Cache => u32::from(cache),
+        Store::Analytics => u32::from(analytics),
+    }
+}
+
 /// The connection budget of the Redis deployment `store`, or `None` when the profile has none.
 #[must_use]
 pub fn budget(t: &Topology, store: Store) -> Option<Budget> {
@@ -72,7 +89,10 @@ pub fn budget(t: &Topology, store: Store) -> Option<Budget> {
     let max_active = dep.settings.pool.max_active;
     let clients: Vec<ClientPools> = clients(t, store)
         .into_iter()
-        .map(|(role, machines)| ClientPools { role: role.as_str().to_owned(), machines, pools: 1, max_active })
+        .map(|(role, machines)| {
+            let pools = if role == Role::Gateway { gateway_pools(t, store) } else { 1 };
+            ClientPools { role: role.as_str().to_owned(), machines, pools, max_active }
+        })
         .collect();
     let total = clients.iter().map(ClientPools::connections).sum();
     Some(Budget { clients, total, maxclients: dep.settings.maxclients })

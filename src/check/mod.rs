@@ -106,6 +106,20 @@ pub const RULES: &[Rule] = &[
         source: "tyk-reference.md §1.4 version gate; Planning for Production: Redis Encryption",
     },
     Rule {
+        id: "TYK-COMPAT-RATE-LIMITER-TLS",
+        family: Family::Compatibility,
+        severity: Severity::Error,
+        title: "verified or mutual Redis TLS with a Gateway whose rate limiter ignores the CA and client certificate (fixed in 5.8.6 / 5.10.0)",
+        source: "tyk-docs release-notes/gateway.mdx 5.8.6 and 5.10.0 (TT-14564); tyk v5.8.2 and v5.8.6 internal/rate/storage.go",
+    },
+    Rule {
+        id: "TYK-COMPAT-SHARDED-LOGS",
+        family: Family::Compatibility,
+        severity: Severity::Error,
+        title: "SQL table sharding with a Dashboard whose Log Browser queries the unsharded table (fixed in 5.8.7 / 5.10.1)",
+        source: "tyk-docs release-notes/dashboard.mdx 5.8.7 and 5.10.1",
+    },
+    Rule {
         id: "TYK-AVAIL-GATEWAYS",
         family: Family::Availability,
         severity: Severity::Warning,

@@ -3,13 +3,17 @@
 
 use super::{Finding, rule};
 use crate::diagnostic::Severity;
-use crate::profile::{Engine, Loaded, Persistence, Profile, Redis, RedisMode, TlsVersion, Version};
+use crate::profile::{Engine, Loaded, Persistence, Profile, Redis, RedisMode, TlsVersion};
 use crate::topology::{self, Role, Store, Topology};
+use crate::versions::{
+    self, ANY, Range, in_range, pump_mongodb, pump_postgres, pump_redis, tyk_mongodb, tyk_postgres, tyk_redis,
+};
 
 /// Every finding of every rule, in rule order.
 pub(super) fn all(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
     let mut c = Checker { loaded, p: &loaded.profile, t: topology, out: Vec::new() };
     c.compatibility();
+    c.defects();
     c.availability();
     c.data();
     c.security();
@@ -25,96 +29,12 @@ struct Checker<'a> {
     out: Vec<Finding>,
 }
 
-/// A version range `(major, minor)` to `(major, minor)`, inclusive; minor 99 means "any minor".
-type Range = ((u32, u32), (u32, u32));
-
-const ANY: u32 = 99;
-
-fn mm(v: &Version) -> (u32, u32) {
-    (v.major(), v.minor())
-}
-
-fn in_range(v: &Version, (lo, hi): Range) -> bool {
-    (lo..=hi).contains(&mm(v))
-}
-
 fn show_bound((major, minor): (u32, u32)) -> String {
     if minor == ANY { format!("{major}.x") } else { format!("{major}.{minor}") }
 }
 
 fn show_range((lo, hi): Range) -> String {
     format!("{} to {}", show_bound(lo), show_bound(hi))
-}
-
-/// Redis versions each Tyk Gateway/Dashboard version supports (tyk-reference.md §3).
-fn tyk_redis(tyk: &Version) -> Range {
-    if !tyk.at_least(5, 3, 0) {
-        ((6, 0), (6, 2))
-    } else if !tyk.at_least(5, 9, 0) {
-        ((6, 2), (7, ANY))
-    } else if !tyk.at_least(5, 12, 0) {
-        ((6, 2), (8, 2))
-    } else {
-        ((6, 2), (8, 4))
-    }
-}
-
-/// Redis versions a Pump supports, where §3 says (Pump 1.11 and later).
-fn pump_redis(pump: &Version) -> Option<Range> {
-    if !pump.at_least(1, 11, 0) {
-        None
-    } else if !pump.at_least(1, 12, 1) {
-        Some(((6, 0), (7, ANY)))
-    } else if !pump.at_least(1, 14, 0) {
-        Some(((6, 0), (8, 2)))
-    } else {
-        Some(((6, 0), (8, 4)))
-    }
-}
-
-/// PostgreSQL majors each Tyk Dashboard version supports (tyk-reference.md §3).
-fn tyk_postgres(tyk: &Version) -> Range {
-    let (lo, hi) = if !tyk.at_least(5, 3, 2) {
-        (11, 15)
-    } else if !tyk.at_least(5, 3, 11) {
-        (12, 16)
-    } else if !tyk.at_least(5, 4, 0) {
-        (13, 17)
-    } else if !tyk.at_least(5, 8, 0) {
-        (12, 16)
-    } else {
-        (13, 17)
-    };
-    ((lo, 0), (hi, ANY))
-}
-
-/// PostgreSQL majors a Pump supports (Pump 1.11 and later).
-fn pump_postgres(pump: &Version) -> Option<Range> {
-    if !pump.at_least(1, 11, 0) {
-        None
-    } else if !pump.at_least(1, 12, 0) {
-        Some(((12, 0), (16, ANY)))
-    } else {
-        Some(((13, 0), (17, ANY)))
-    }
-}
-
-/// MongoDB versions each Tyk Dashboard version supports (tyk-reference.md §3).
-fn tyk_mongodb(tyk: &Version) -> Range {
-    if !tyk.at_least(5, 3, 0) {
-        ((4, 4), (6, 0))
-    } else if !tyk.at_least(5, 9, 0) {
-        ((5, 0), (7, 0))
-    } else if !tyk.at_least(5, 13, 0) {
-        ((5, 0), (8, ANY))
-    } else {
-        ((6, 0), (8, ANY))
-    }
-}
-
-/// MongoDB versions a Pump supports, where §3 says (Pump 1.11.x only).
-fn pump_mongodb(pump: &Version) -> Option<Range> {
-    (pump.at_least(1, 11, 0) && !pump.at_least(1, 12, 0)).then_some(((4, 4), (7, 0)))
 }
 
 /// The oldest Pump paired with a Gateway version: `(gateway, pump)` pairs, newest first.
@@ -170,7 +90,7 @@ impl<'a> Checker<'a> {
 
     fn compatibility(&mut self) {
         let tyk = self.p.tyk.version.clone();
-        let pump = self.p.tyk.pump_version.clone();
+        let pump = self.p.tyk.pump();
         for (store, key, r) in self.redis_deployments() {
             let at = format!("{key}.version");
             let range = tyk_redis(&tyk);
@@ -270,6 +190,48 @@ impl<'a> Checker<'a> {
                     "install the Redis CA into the system trust store of every Tyk machine, or raise `tyk.version` to 5.3 (and `tyk.pump_version` to 1.9) or later",
                 );
             }
+        }
+    }
+
+    /// Known defects of particular releases, for the features the profile uses (`versions`).
+    fn defects(&mut self) {
+        let p = self.p;
+        let tyk = &p.tyk.version;
+        // The rate limiter uses `storage`, the main Redis (tyk v5.8.15 `config/development_off.go`).
+        let tls = &p.redis.tls;
+        if tls.enabled
+            && (tls.verify || tls.mutual)
+            && let Some(fixed) = versions::rate_limiter_tls_fixed_in(tyk)
+        {
+            let fixed = versions::show(fixed);
+            self.add(
+                "TYK-COMPAT-RATE-LIMITER-TLS",
+                "tyk.version",
+                format!(
+                    "Tyk {tyk}'s rate limiter connects to `redis` over TLS without its CA{}: raise `tyk.version` to {fixed} or later",
+                    if tls.mutual { " or client certificate" } else { "" }
+                ),
+                format!(
+                    "the Gateway's separate rate-limiter Redis client fails the TLS handshake and rate-limited requests get HTTP 429; fixed in Gateway {fixed} (TT-14564)"
+                ),
+            );
+        }
+        let sharded = p.dashboard.nodes > 0
+            && p.pump.nodes > 0
+            && p.analytics.retention_days.is_some()
+            && p.database.as_ref().is_some_and(|d| d.engine == Engine::Postgres);
+        if sharded && let Some(fixed) = versions::sharded_log_browser_fixed_in(tyk) {
+            let fixed = versions::show(fixed);
+            self.add(
+                "TYK-COMPAT-SHARDED-LOGS",
+                "tyk.version",
+                format!(
+                    "Dashboard {tyk} shows no logs with SQL table sharding (on with `analytics.retention_days`): raise `tyk.version` to {fixed} or later"
+                ),
+                format!(
+                    "its Log Browser queries `tyk_analytics` instead of the daily `tyk_analytics_YYYYMMDD` tables; fixed in Dashboard {fixed}"
+                ),
+            );
         }
     }
 

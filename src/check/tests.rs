@@ -66,15 +66,8 @@ fn production_builtins_pass_strict() {
     for name in ["production", "production-mongo", "redis-cluster"] {
         let r = builtin(name, &[]);
         let bad: Vec<_> = r.findings.iter().filter(|f| f.severity >= Severity::Warning).collect();
-        // `production` and `production-mongo` size their pools at Tyk's advice (4000 active) for 2
-        // Gateways, a Dashboard and a Pump = 16000 connections, above the default `maxclients`
-        // 10000: the one finding their profiles must still fix (reported to the profiles' owner).
-        let allowed: BTreeSet<&str> =
-            if name == "redis-cluster" { BTreeSet::new() } else { BTreeSet::from(["TYK-CAP-MAXCLIENTS"]) };
-        let got: BTreeSet<&str> = bad.iter().map(|f| f.rule.id).collect();
-        assert!(got.is_subset(&allowed), "{name}: {bad:#?}");
-        let fixed = builtin(name, &["redis.maxclients=20000"]);
-        assert!(fixed.passed(), "{name} with maxclients 20000: {:#?}", fixed.findings);
+        assert!(bad.is_empty(), "{name}: {bad:#?}");
+        assert!(r.passed(), "{name}: {:#?}", r.findings);
     }
     assert_eq!(ids(&builtin("production-mongo", &[]), Severity::Note), BTreeSet::from(["TYK-DATA-MONGO-CAP-NEW"]));
 }
@@ -114,8 +107,10 @@ fn production_claim_comes_from_name_or_description() {
 
 #[test]
 fn compatibility_matrix_examples() {
+    // `lab` without table sharding, whose Log Browser defect these old releases have.
+    let matrix = |sets: &[&str]| builtin("lab", &[sets, &["analytics.retention_days=null"]].concat());
     // The example: Tyk 5.2 and earlier support only Redis 6.0 and 6.2.
-    let r = builtin("lab", &["tyk.version=5.2.0", "database.version=15"]);
+    let r = matrix(&["tyk.version=5.2.0", "database.version=15"]);
     assert_eq!(ids(&r, Severity::Error), BTreeSet::from(["TYK-COMPAT-REDIS"]));
     assert!(
         r.findings[0].message.contains("Tyk 5.2.0 supports Redis 6.0 to 6.2, not 7.2"),
@@ -123,21 +118,20 @@ fn compatibility_matrix_examples() {
         r.findings[0].message
     );
     assert!(
-        ids(&builtin("lab", &["tyk.version=5.2.0", "redis.version=6.0", "database.version=15"]), Severity::Error)
-            .is_empty()
+        ids(&matrix(&["tyk.version=5.2.0", "redis.version=6.0", "database.version=15"]), Severity::Error).is_empty()
     );
     // Redis 8 from Tyk 5.9, but Pump 1.12.0 reads the main Redis and supports it from 1.12.1 only.
-    let r = builtin("lab", &["tyk.version=5.9.0", "redis.version=8.0"]);
+    let r = matrix(&["tyk.version=5.9.0", "redis.version=8.0", "tyk.pump_version=1.12.0"]);
     assert_eq!(ids(&r, Severity::Error), BTreeSet::from(["TYK-COMPAT-REDIS"]));
     assert!(r.findings[0].message.starts_with("Pump 1.12.0 supports Redis"), "{}", r.findings[0].message);
     assert!(
-        ids(&builtin("lab", &["tyk.version=5.9.0", "redis.version=8.0", "tyk.pump_version=1.12.1"]), Severity::Error)
+        ids(&matrix(&["tyk.version=5.9.0", "redis.version=8.0", "tyk.pump_version=1.12.1"]), Severity::Error)
             .is_empty()
     );
     // PostgreSQL 17 from Tyk 5.3.11, not in 5.4 to 5.7.
-    assert!(ids(&builtin("lab", &["tyk.version=5.3.11", "database.version=17"]), Severity::Error).is_empty());
+    assert!(ids(&matrix(&["tyk.version=5.3.11", "database.version=17"]), Severity::Error).is_empty());
     assert_eq!(
-        ids(&builtin("lab", &["tyk.version=5.5.0", "database.version=17"]), Severity::Error),
+        ids(&matrix(&["tyk.version=5.5.0", "database.version=17"]), Severity::Error),
         BTreeSet::from(["TYK-COMPAT-POSTGRES"])
     );
 }
@@ -145,13 +139,46 @@ fn compatibility_matrix_examples() {
 #[test]
 fn capacity_counts_the_machines_that_use_each_redis() {
     // redis-cluster: the Pump reads the analytics Redis, not the main one.
-    let r = builtin("redis-cluster", &["redis.maxclients=15999"]);
+    // With a separate cache and analytics Redis each Gateway opens two pools towards the main one.
+    let r = builtin("redis-cluster", &["redis.maxclients=27999"]);
     let f = r.findings.iter().find(|f| f.rule.id == "TYK-CAP-MAXCLIENTS").expect("finding");
-    assert!(f.message.contains("16000 connections (3 gateways × 4000 + 1 dashboard × 4000)"), "{}", f.message);
+    assert!(
+        f.message.contains("28000 connections (3 gateways × 2 pools × 4000 + 1 dashboard × 4000)"),
+        "{}",
+        f.message
+    );
     assert_eq!(f.path, "redis.maxclients");
     let r = builtin("redis-cluster", &["analytics_redis.maxclients=7999"]);
     let f = r.findings.iter().find(|f| f.rule.id == "TYK-CAP-MAXCLIENTS").expect("finding");
     assert!(f.message.contains("(3 gateways × 2000 + 1 pump × 2000)"), "{}", f.message);
+    // Without them, four: default, cache, analytics and the rate limiter.
+    let r = builtin("production", &["redis.maxclients=39999"]);
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-CAP-MAXCLIENTS").expect("finding");
+    assert!(
+        f.message.contains("40000 connections (2 gateways × 4 pools × 4000 + 1 dashboard × 4000 + 1 pump × 4000)"),
+        "{}",
+        f.message
+    );
+    assert!(builtin("production", &["redis.maxclients=40000"]).passed());
+}
+
+#[test]
+fn known_defects_name_the_release_that_fixed_them() {
+    // The example: a TLS profile on 5.8.2 needs 5.8.6 for its rate limiter.
+    let r = builtin("production", &["tyk.version=5.8.2"]);
+    let errors = ids(&r, Severity::Error);
+    assert_eq!(errors, BTreeSet::from(["TYK-COMPAT-RATE-LIMITER-TLS", "TYK-COMPAT-SHARDED-LOGS"]));
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-COMPAT-RATE-LIMITER-TLS").unwrap();
+    assert!(f.message.contains("raise `tyk.version` to 5.8.6 or later"), "{}", f.message);
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-COMPAT-SHARDED-LOGS").unwrap();
+    assert!(f.message.contains("raise `tyk.version` to 5.8.7 or later"), "{}", f.message);
+    // 5.9 has both again; the fixes are in 5.10.0 and 5.10.1.
+    let r = builtin("production", &["tyk.version=5.9.2", "tyk.pump_version=1.13.0"]);
+    assert!(r.findings.iter().any(|f| f.message.contains("to 5.10.0 or later")), "{:#?}", r.findings);
+    assert!(r.findings.iter().any(|f| f.message.contains("to 5.10.1 or later")), "{:#?}", r.findings);
+    // Without verification the rate limiter's TLS works; without a Pump nothing is sharded.
+    assert!(ids(&builtin("oss", &["tyk.version=5.8.2", "redis.tls.verify=false"]), Severity::Error).is_empty());
+    assert!(ids(&builtin("lab", &["tyk.version=5.8.2", "pump.nodes=0"]), Severity::Error).is_empty());
 }
 
 #[test]

@@ -37,6 +37,11 @@ use crate::profile::{Database, Engine, Profile};
 use crate::render::Renderer;
 use crate::topology::{MONGODB_PORT, Machine, POSTGRES_PORT, Peer, Replication, Role, SecretUse, Service, Topology};
 
+/// `shared_buffers` of every PostgreSQL server, sized for a machine with about 4 GB of RAM. The
+/// compose lab gives each PostgreSQL container a `/dev/shm` of this size (`shm_size`): Docker's
+/// 64 MB default is too small for the dynamic shared memory of parallel queries.
+pub const SHARED_BUFFERS: &str = "1GB";
+
 /// The one database of the Dashboard and the Pump's analytics (PostgreSQL and MongoDB).
 pub(crate) const DATABASE: &str = "tyk_analytics";
 /// The role (PostgreSQL) / user (MongoDB) the Dashboard and Pump log in as.
@@ -113,6 +118,7 @@ struct PgConfCtx<'a> {
     port: u16,
     tls: Option<PgTls>,
     max_slot_wal_keep_size: Option<&'static str>,
+    shared_buffers: &'static str,
 }
 
 #[derive(Serialize)]
@@ -215,6 +221,7 @@ fn postgres(
             port: POSTGRES_PORT,
             tls: tls.then_some(PgTls { cert: tls_paths::CERT, key: tls_paths::KEY, ca: tls_paths::CA }),
             max_slot_wal_keep_size: (major >= 13).then_some(MAX_SLOT_WAL_KEEP_SIZE),
+            shared_buffers: SHARED_BUFFERS,
         },
     )?;
 

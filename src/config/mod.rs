@@ -11,6 +11,7 @@ mod tyk;
 
 pub(crate) use tyk::{extra_of, generated as tyk_generated};
 
+pub use database::SHARED_BUFFERS;
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
 
 use std::collections::BTreeMap;

@@ -616,8 +616,11 @@ fn dashboard_secrets(t: &Topology) -> Vec<SecretUse> {
     let mut out = vec![
         env("TYK_DB_ADMINSECRET", "dashboard_admin_secret"),
         env("TYK_DB_LICENSEKEY", "dashboard_license"),
-        env("TYK_DB_SHAREDNODESECRET", "node_secret"),
-        env("TYK_DB_TYKAPICONFIG_SECRET", "gateway_api_secret"),
+        // From the Dashboard's Go field names, not its JSON keys (tyk-docs 95922c952e67
+        // snippets/dashboard-config.mdx: `shared_node_secret` is TYK_DB_NODESECRET,
+        // `tyk_api_config.Secret` is TYK_DB_TYKAPI_SECRET).
+        env("TYK_DB_NODESECRET", "node_secret"),
+        env("TYK_DB_TYKAPI_SECRET", "gateway_api_secret"),
     ];
     redis_secret_env(&mut out, "TYK_DB_REDIS", t.redis_for(Store::Main));
     out.extend(database_secret_env(t, &["TYK_DB_MONGOURL"]));
@@ -640,7 +643,7 @@ struct PumpConf {
 }
 
 fn pump(p: &Profile, t: &Topology) -> PumpConf {
-    let files = p.tyk.pump_version.at_least(1, 9, 0);
+    let files = p.tyk.pump().at_least(1, 9, 0);
     let mut pumps = Map::new();
     let db_tls = p.database.as_ref().map(|d| d.tls.clone()).unwrap_or_default();
     let uptime = match p.database.as_ref().map(|d| d.engine) {

@@ -312,8 +312,8 @@ fn secret_names(uses: &[SecretUse]) -> Vec<String> {
 fn versions(p: &Profile, t: &Topology) -> BTreeMap<String, String> {
     let mut v = BTreeMap::new();
     v.insert("tyk.version".to_owned(), p.tyk.version.to_string());
-    if p.pump.nodes > 0 {
-        v.insert("tyk.pump_version".to_owned(), p.tyk.pump_version.to_string());
+    if let Some(pump) = p.tyk.pump_version.as_ref().filter(|_| p.pump.nodes > 0) {
+        v.insert("tyk.pump_version".to_owned(), pump.to_string());
     }
     for dep in &t.redis {
         v.insert(format!("{}.version", dep.store.profile_key()), dep.settings.version.to_string());

@@ -134,7 +134,9 @@ pub fn load(input: &Input) -> Result<Loaded, Diagnostics> {
     let profile: Profile = serde_json::from_value(checked.json).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(format!("the profile does not fit its types: {e}"), Some(root.loc.clone()))])
     })?;
-    Ok(Loaded { profile, spans: checked.spans, root: root.loc })
+    let mut loaded = Loaded { profile, spans: checked.spans, root: root.loc };
+    crate::versions::resolve(&mut loaded).map_err(Diagnostics)?;
+    Ok(loaded)
 }
 
 /// Reads a built-in profile by name, or a profile file by path.
@@ -250,7 +252,7 @@ mod tests {
     fn bare_numbers_are_accepted_as_versions() {
         let loaded = load_text("name: t\ntyk: {version: 5.8.2, pump_version: 1.12}\nredis: {version: 7.10}\n").unwrap();
         assert_eq!(loaded.profile.redis.version.as_str(), "7.10");
-        assert_eq!(loaded.profile.tyk.pump_version.as_str(), "1.12");
+        assert_eq!(loaded.profile.tyk.pump().as_str(), "1.12.2", "the line 1.12, resolved");
     }
 
     #[test]

@@ -70,10 +70,21 @@ fn default_domain() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TykVersions {
-    /// Tyk Gateway and Dashboard version, e.g. "5.8.2".
+    /// Tyk Gateway and Dashboard version: a release ("5.8.15") or a release line ("5.8", its
+    /// newest patch release that tykgen knows).
     pub version: Version,
-    /// Tyk Pump version, e.g. "1.12.0".
-    pub pump_version: Version,
+    /// Tyk Pump version ("1.12.2", or a line such as "1.12"); needed only with a Pump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pump_version: Option<Version>,
+}
+
+impl TykVersions {
+    /// The Pump version; `0` when the profile names none (it then has no Pump: `validate` says so
+    /// otherwise).
+    #[must_use]
+    pub fn pump(&self) -> Version {
+        self.pump_version.clone().unwrap_or_else(|| Version::new(&[0]))
+    }
 }
 
 /// The Gateway tier.
@@ -165,7 +176,9 @@ pub struct Redis {
     /// `standalone`, `sentinel` or `cluster`.
     #[serde(default)]
     pub mode: RedisMode,
-    /// Redis server version, e.g. "7.2".
+    /// Redis server version, e.g. "7.2" (default: the newest line the Tyk version supports).
+    #[serde(default = "Version::unset")]
+    #[schemars(extend("default" = "the newest line `tyk.version` supports"))]
     pub version: Version,
     /// Sentinel mode: number of replicas of the primary (default 2).
     #[serde(default)]
@@ -307,7 +320,10 @@ pub enum Engine {
 pub struct Database {
     /// `postgres` or `mongodb`.
     pub engine: Engine,
-    /// Server version, e.g. "16" (PostgreSQL) or "7.0" (MongoDB).
+    /// Server version, e.g. "16" (PostgreSQL) or "7.0" (MongoDB) (default: the newest line the
+    /// Tyk and Pump versions support).
+    #[serde(default = "Version::unset")]
+    #[schemars(extend("default" = "the newest line `tyk.version` supports"))]
     pub version: Version,
     /// Replicas besides the primary.
     #[serde(default = "one")]
@@ -497,27 +513,25 @@ pub struct ComposeOptions {
     /// lookups (Docker's DNS would answer the reverse lookup with `<container>.<network>`). A
     /// private range is right here: it is a Docker bridge that exists only on the machine running
     /// the lab. Each Redis Cluster network takes the next block of the same size, so its nodes keep
-    /// their addresses (recorded in `nodes.conf`) across `docker compose down`/`up`. Change it when
-    /// it overlaps a network of that machine or of another lab running at the same time.
-    #[serde(default = "default_subnet")]
+    /// their addresses (recorded in `nodes.conf`) across `docker compose down`/`up`. Default: a
+    /// /24 in 172.30.0.0/15 derived from the profile's name (one of 128 groups of four), so labs of
+    /// different profiles rarely collide. Set it when it overlaps a network of that machine or of
+    /// another lab running at the same time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         regex(pattern = r"^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}/[0-9]{1,2}$"),
         extend("x-expected" = "an IPv4 subnet like `172.30.0.0/24`")
     )]
-    pub subnet: String,
+    pub subnet: Option<String>,
 }
 
 fn default_bind() -> String {
     "127.0.0.1".to_owned()
 }
 
-fn default_subnet() -> String {
-    "172.30.0.0/24".to_owned()
-}
-
 impl Default for ComposeOptions {
     fn default() -> Self {
-        Self { bind_address: default_bind(), subnet: default_subnet() }
+        Self { bind_address: default_bind(), subnet: None }
     }
 }
 
@@ -578,6 +592,24 @@ impl Version {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// A placeholder for a version the profile leaves out; `versions::resolve` replaces it.
+    #[must_use]
+    pub fn unset() -> Self {
+        Self { parts: Vec::new(), text: String::new() }
+    }
+
+    /// True for [`Version::unset`].
+    #[must_use]
+    pub fn is_unset(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// The number of parts written: 3 for a release ("5.8.15"), fewer for a line ("5.8").
+    #[must_use]
+    pub fn parts_written(&self) -> usize {
+        self.parts.len()
     }
 }
 

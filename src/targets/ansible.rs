@@ -114,7 +114,12 @@ struct ProjectCtx<'a> {
     description: &'a str,
     domain: &'a str,
     tyk_version: String,
-    pump_version: String,
+    /// Only with a Pump.
+    pump_version: Option<String>,
+    /// The Gateway's health endpoint (`/ready` where the version has it, see `versions`).
+    gateway_health_path: &'static str,
+    /// True when it is `/ready`: 200 only with Redis connected and the APIs loaded.
+    gateway_ready: bool,
     gateway_serial: u32,
     groups: Vec<Group>,
     secrets: Vec<SecretEntry>,
@@ -523,7 +528,9 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         description: &p.description,
         domain: &t.domain,
         tyk_version: p.tyk.version.as_str().to_owned(),
-        pump_version: p.tyk.pump_version.as_str().to_owned(),
+        pump_version: (p.pump.nodes > 0).then(|| p.tyk.pump().as_str().to_owned()),
+        gateway_health_path: crate::versions::gateway_health_path(&p.tyk.version),
+        gateway_ready: crate::versions::gateway_has_ready(&p.tyk.version),
         gateway_serial: p.targets.ansible.gateway_serial,
         groups,
         secrets,

@@ -147,6 +147,8 @@ struct TfContext<'a> {
     volume_roles: Vec<&'a TfRole>,
     ubuntu: Ubuntu,
     ami_name: String,
+    /// The target group's health check path (`/ready` where the Tyk version has it).
+    gateway_health_path: &'static str,
 }
 
 /// The security-group tier of a machine: its name without the trailing `-<index>`.
@@ -321,6 +323,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         volume_roles: volume_roles_owned.iter().collect(),
         ami_name: ubuntu(ctx.profile).ami_name(),
         ubuntu: ubuntu(ctx.profile),
+        gateway_health_path: crate::versions::gateway_health_path(&ctx.profile.tyk.version),
     };
 
     let mut set = FileSet::new();

@@ -272,7 +272,7 @@ fn cluster_addresses_are_fixed(profile: &str, t: &Topology, doc: &Value, cluster
         *cluster_profiles += 1;
         expected.push(compose::group_network(t.machine(&d.nodes[0]).unwrap()));
     }
-    let blocks = compose::derive_subnets("172.30.0.0/24", expected.len()).unwrap();
+    let blocks = compose::derive_subnets(&compose::default_subnet(profile), expected.len()).unwrap();
     let fixed: BTreeSet<String> = doc["networks"]
         .as_object()
         .unwrap()

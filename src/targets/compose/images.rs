@@ -2,30 +2,26 @@
 //!
 //! A profile may name a release line (`redis.version: "7.2"`, `database.version: "16"`); an image
 //! tag must be exact, so a line maps to a concrete patch release known to exist on Docker Hub
-//! (the tables below). A full `x.y.z` in the profile is used as it is. A line not in the table is
-//! an error that asks for the full version.
+//! (the tables in `versions`). A full `x.y.z` in the profile is used as it is. A line not in the
+//! table is an error that asks for the full version.
 
 use anyhow::bail;
 
 use crate::profile::{Engine, Profile, Version};
 use crate::topology::{Machine, Role, Store};
+use crate::versions::{MONGO_IMAGE, POSTGRES_IMAGE, REDIS_IMAGE};
 
-/// Redis release line -> the exact `redis:` tag used.
-pub const REDIS_PATCH: &[((u32, u32), &str)] =
-    &[((6, 0), "6.0.20"), ((6, 2), "6.2.14"), ((7, 0), "7.0.15"), ((7, 2), "7.2.5"), ((7, 4), "7.4.1")];
-
-/// PostgreSQL major -> the exact `postgres:` tag used.
-pub const POSTGRES_PATCH: &[(u32, &str)] =
-    &[(12, "12.20"), (13, "13.16"), (14, "14.13"), (15, "15.8"), (16, "16.4"), (17, "17.0")];
-
-/// MongoDB release line -> the exact `mongo:` tag used.
-pub const MONGO_PATCH: &[((u32, u32), &str)] =
-    &[((5, 0), "5.0.28"), ((6, 0), "6.0.16"), ((7, 0), "7.0.12"), ((8, 0), "8.0.0")];
-
-/// HAProxy (the load balancer), an LTS release.
-pub const HAPROXY: &str = "haproxy:2.8.10";
-/// busybox (static binary for healthchecks in shell-less images, and `tykgen-init`).
-pub const BUSYBOX: &str = "busybox:1.36.1";
+/// HAProxy (the load balancer), the newest 2.8 LTS release (official-images at 37079fb336f5,
+/// `library/haproxy`).
+pub const HAPROXY: &str = "haproxy:2.8.27";
+/// busybox for the healthchecks of the shell-less Tyk and HAProxy images, copied in by
+/// `tykgen-init`. The `-musl` variant: its binary is static (`CONFIG_STATIC=y` in
+/// docker-library/busybox `latest-1/musl/Dockerfile.builder`), so it runs in the *static*
+/// distroless Pump image (`gcr.io/distroless/static-debian12`, tyk-pump v1.12.2
+/// `ci/Dockerfile.distroless`), which has no libc. The default variant is glibc and dynamically
+/// linked since docker-library/official-images #13664 (busybox #155). Tag: official-images at
+/// 37079fb336f5, `library/busybox` (`1.37.0-musl`, the stable line).
+pub const BUSYBOX: &str = "busybox:1.37.0-musl";
 
 fn parts(v: &Version) -> usize {
     v.as_str().split('.').count()
@@ -36,7 +32,7 @@ pub fn redis(v: &Version) -> anyhow::Result<String> {
     if parts(v) == 3 {
         return Ok(format!("redis:{v}"));
     }
-    match REDIS_PATCH.iter().find(|(line, _)| *line == (v.major(), v.minor())) {
+    match REDIS_IMAGE.iter().find(|(line, _)| *line == (v.major(), v.minor())) {
         Some((_, tag)) => Ok(format!("redis:{tag}")),
         None => bail!("no pinned Redis image for version {v}: write the full version (e.g. \"7.2.5\") in the profile"),
     }
@@ -47,7 +43,7 @@ pub fn postgres(v: &Version) -> anyhow::Result<String> {
     if parts(v) >= 2 {
         return Ok(format!("postgres:{v}"));
     }
-    match POSTGRES_PATCH.iter().find(|(major, _)| *major == v.major()) {
+    match POSTGRES_IMAGE.iter().find(|(major, _)| *major == v.major()) {
         Some((_, tag)) => Ok(format!("postgres:{tag}")),
         None => {
             bail!("no pinned PostgreSQL image for version {v}: write the full version (e.g. \"16.4\") in the profile")
@@ -60,7 +56,7 @@ pub fn mongo(v: &Version) -> anyhow::Result<String> {
     if parts(v) == 3 {
         return Ok(format!("mongo:{v}"));
     }
-    match MONGO_PATCH.iter().find(|(line, _)| *line == (v.major(), v.minor())) {
+    match MONGO_IMAGE.iter().find(|(line, _)| *line == (v.major(), v.minor())) {
         Some((_, tag)) => Ok(format!("mongo:{tag}")),
         None => {
             bail!("no pinned MongoDB image for version {v}: write the full version (e.g. \"7.0.12\") in the profile")
@@ -68,7 +64,7 @@ pub fn mongo(v: &Version) -> anyhow::Result<String> {
     }
 }
 
-/// Tyk tags are `v<major>.<minor>.<patch>`; a release line `x.y` means its first release `x.y.0`.
+/// Tyk tags are `v<major>.<minor>.<patch>` (a line was resolved to its newest release on loading).
 fn tyk_tag(v: &Version) -> String {
     format!("v{}.{}.{}", v.major(), v.minor(), v.part(2))
 }
@@ -90,7 +86,7 @@ pub fn for_machine(p: &Profile, m: &Machine) -> anyhow::Result<String> {
     Ok(match m.role {
         Role::Gateway => format!("tykio/tyk-gateway:{}", tyk_tag(&p.tyk.version)),
         Role::Dashboard => format!("tykio/tyk-dashboard:{}", tyk_tag(&p.tyk.version)),
-        Role::Pump => format!("tykio/tyk-pump-docker-pub:{}", tyk_tag(&p.tyk.pump_version)),
+        Role::Pump => format!("tykio/tyk-pump-docker-pub:{}", tyk_tag(&p.tyk.pump())),
         Role::Redis | Role::Sentinel => {
             let settings = match m.store.unwrap_or(Store::Main) {
                 Store::Main => &p.redis,
@@ -116,12 +112,12 @@ mod tests {
     #[test]
     fn release_lines_map_to_exact_tags() {
         let v = |s: &str| s.parse::<Version>().unwrap();
-        assert_eq!(redis(&v("7.2")).unwrap(), "redis:7.2.5");
+        assert_eq!(redis(&v("7.2")).unwrap(), "redis:7.2.16");
         assert_eq!(redis(&v("7.2.7")).unwrap(), "redis:7.2.7");
-        assert_eq!(postgres(&v("16")).unwrap(), "postgres:16.4");
+        assert_eq!(postgres(&v("16")).unwrap(), "postgres:16.15");
         assert_eq!(postgres(&v("15.2")).unwrap(), "postgres:15.2");
-        assert_eq!(mongo(&v("7.0")).unwrap(), "mongo:7.0.12");
+        assert_eq!(mongo(&v("7.0")).unwrap(), "mongo:7.0.40");
         assert!(redis(&v("9.9")).is_err());
-        assert_eq!(tyk_tag(&v("5.8")), "v5.8.0");
+        assert_eq!(tyk_tag(&v("5.8.15")), "v5.8.15");
     }
 }

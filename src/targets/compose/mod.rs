@@ -42,6 +42,7 @@ use crate::topology::{
     DASHBOARD_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, Peer, REDIS_PORT,
     Replication, Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
+use crate::versions;
 
 /// The one-shot service that prepares the tools and TLS volumes.
 pub const INIT_SERVICE: &str = "tykgen-init";
@@ -177,6 +178,8 @@ struct Service {
     image: String,
     hostname: Option<String>,
     network_mode: Option<String>,
+    /// Size of `/dev/shm` (PostgreSQL: its `shared_buffers`).
+    shm_size: Option<String>,
     restart: &'static str,
     user: Option<String>,
     entrypoint: Vec<String>,
@@ -199,6 +202,7 @@ impl Service {
             image,
             hostname: None,
             network_mode: None,
+            shm_size: None,
             restart: if kind == "one-shot" { "no" } else { "unless-stopped" },
             user: None,
             entrypoint: Vec::new(),
@@ -370,7 +374,11 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         }
         lb.healthcheck = Some(wget_health("http://127.0.0.1:8404/healthz"));
         services.push(lb);
-        set.add("haproxy/haproxy.cfg", haproxy_cfg(t, &gateways), FileMode::Normal)?;
+        set.add(
+            "haproxy/haproxy.cfg",
+            haproxy_cfg(t, &gateways, versions::gateway_health_path(&p.tyk.version)),
+            FileMode::Normal,
+        )?;
     }
 
     let fixed = fixed_addresses(ctx, &mut services)?;
@@ -417,6 +425,8 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         pg_primary: retention.map(|(m, _)| m.to_owned()),
         retention_path: retention.map(|(_, path)| path.to_owned()),
         pg_subnet: fixed.iter().find(|n| n.postgres).map(|n| n.subnet.clone()),
+        first_subnet: subnet_of(p),
+        subnet_set: p.targets.compose.subnet.is_some(),
         redis_subnets: fixed
             .iter()
             .filter(|n| !n.postgres)
@@ -452,6 +462,9 @@ struct ReadmeCtx<'a> {
     secrets: Vec<EnvSecret>,
     pg_subnet: Option<String>,
     redis_subnets: Vec<FixedSubnet>,
+    /// The first fixed subnet, and whether the profile set it.
+    first_subnet: String,
+    subnet_set: bool,
     /// `analytics.retention_days`, when the PostgreSQL primary carries `retention.sql`.
     retention_days: Option<u32>,
     pg_primary: Option<String>,
@@ -585,11 +598,12 @@ fn machine_services(
         Role::Gateway | Role::Dashboard | Role::Pump => {
             s.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
             let (port, path) = match m.role {
-                Role::Gateway => (GATEWAY_PORT, "hello"),
-                Role::Dashboard => (DASHBOARD_PORT, "hello"),
-                _ => (PUMP_HEALTH_PORT, "health"),
+                // `/ready` where the release has it: 503 until Redis is up and the APIs are loaded.
+                Role::Gateway => (GATEWAY_PORT, versions::gateway_health_path(&p.tyk.version)),
+                Role::Dashboard => (DASHBOARD_PORT, "/hello"),
+                _ => (PUMP_HEALTH_PORT, "/health"),
             };
-            s.healthcheck = Some(wget_health(&format!("http://127.0.0.1:{port}/{path}")));
+            s.healthcheck = Some(wget_health(&format!("http://127.0.0.1:{port}{path}")));
             let index = u16::try_from(m.index.saturating_sub(1)).unwrap_or(0);
             match m.role {
                 Role::Gateway if !t.load_balancer => s.ports.push(publish(bind, LB_PORT + index, GATEWAY_PORT)),
@@ -693,6 +707,7 @@ fn machine_services(
                 ];
             }
             s.command = args;
+            s.shm_size = Some(crate::config::SHARED_BUFFERS.to_ascii_lowercase());
             s.healthcheck = Some(shell_health(format!("pg_isready -q -h 127.0.0.1 -p {POSTGRES_PORT} -U postgres")));
         }
         Role::Mongodb => {
@@ -803,6 +818,23 @@ const PRIVATE_RANGES: [(std::net::Ipv4Addr, u8); 3] = [
     (std::net::Ipv4Addr::new(192, 168, 0, 0), 16),
 ];
 
+/// The lab's first subnet: `targets.compose.subnet`, else the one derived from the profile name.
+#[must_use]
+pub fn subnet_of(p: &crate::profile::Profile) -> String {
+    p.targets.compose.subnet.clone().unwrap_or_else(|| default_subnet(&p.name))
+}
+
+/// The lab's first fixed subnet when `targets.compose.subnet` is not set: a /24 derived from the
+/// profile's name (FNV-1a), the first of a group of four consecutive /24s (the PostgreSQL network
+/// and up to three Redis Cluster networks), one of the 128 such groups of 172.30.0.0/15. Private
+/// (RFC 1918) and clear of Docker's default bridge 172.17.0.0/16.
+#[must_use]
+pub fn default_subnet(profile: &str) -> String {
+    let hash = profile.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let group = hash % 128;
+    format!("172.{}.{}.0/24", 30 + group / 64, (group % 64) * 4)
+}
+
 /// The subnets of `count` fixed-address networks, derived from `targets.compose.subnet`: the
 /// first is that subnet, each next one the block of the same size right after it (with the
 /// default `172.30.0.0/24`: `172.30.0.0/24`, `172.30.1.0/24`, ...). They must stay inside the
@@ -878,7 +910,9 @@ fn fixed_addresses(ctx: &Context<'_>, services: &mut [Service]) -> anyhow::Resul
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let blocks = derive_subnets(&ctx.profile.targets.compose.subnet, names.len())?;
+    let p = ctx.profile;
+    let subnet = subnet_of(p);
+    let blocks = derive_subnets(&subnet, names.len())?;
     let mut out = Vec::new();
     for ((name, postgres), (network, prefix)) in names.into_iter().zip(blocks) {
         let subnet = format!("{network}/{prefix}");
@@ -929,7 +963,7 @@ fn mongo_tls(p: &crate::profile::Profile) -> String {
 /// `depends_on` from the links of `m`: every machine it links to must be healthy first, except
 /// where the peer links back (peers of one cluster, Sentinels, MongoDB members: they start
 /// together), with two exceptions that break such pairs one way: a replica waits for its primary
-/// and a Gateway for the Dashboard. A link to a Redis Cluster node or a MongoDB member also waits
+/// and a Gateway for the Dashboard. A Tyk component waits for the PostgreSQL primary only. A link to a Redis Cluster node or a MongoDB member also waits
 /// for the one-shot that forms the cluster or replica set.
 fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
@@ -945,6 +979,13 @@ fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
         let replica_of = m.replication == Replication::ReplicaOf(to.clone());
         let gw_to_dash = m.role == Role::Gateway && target.role == Role::Dashboard;
         if back && !replica_of && !gw_to_dash {
+            continue;
+        }
+        // A Tyk component writes to the PostgreSQL primary; a replica is not needed to start.
+        if !m.role.is_data_tier()
+            && target.role == Role::Postgres
+            && matches!(target.replication, Replication::ReplicaOf(_))
+        {
             continue;
         }
         push(to.clone(), "service_healthy");
@@ -1036,16 +1077,16 @@ fn mongo_init(ctx: &Context<'_>, first: &Machine, tls: bool) -> anyhow::Result<S
     Ok(s)
 }
 
-fn haproxy_cfg(t: &Topology, gateways: &[&Machine]) -> String {
+fn haproxy_cfg(t: &Topology, gateways: &[&Machine], health: &str) -> String {
     let mut out = format!(
         "# haproxy.cfg of the load balancer, generated by tykgen from profile \"{}\".\n\
-         # Spreads client traffic over the Gateways, each checked on /hello.\n\
+         # Spreads client traffic over the Gateways, each checked on {health}.\n\
          global\n    log stdout format raw local0\n\n\
          defaults\n    mode http\n    log global\n    option httplog\n    timeout connect 5s\n    timeout client 60s\n    timeout server 60s\n\n\
          resolvers docker\n    nameserver dns 127.0.0.11:53\n    hold valid 10s\n\n\
          frontend health\n    bind 127.0.0.1:8404\n    monitor-uri /healthz\n\n\
          frontend gateways\n    bind :{LB_PORT}\n    default_backend gateways\n\n\
-         backend gateways\n    balance roundrobin\n    option httpchk GET /hello\n",
+         backend gateways\n    balance roundrobin\n    option httpchk GET {health}\n",
         t.name
     );
     for g in gateways {
