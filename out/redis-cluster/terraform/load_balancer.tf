@@ -65,7 +65,7 @@ resource "aws_lb_target_group" "gateway" {
   deregistration_delay = 30
 
   health_check {
-    path                = "/hello"
+    path                = "/ready"
     port                = "traffic-port"
     protocol            = "HTTP"
     matcher             = "200"
