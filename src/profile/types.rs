@@ -178,7 +178,7 @@ pub struct Redis {
     pub mode: RedisMode,
     /// Redis server version, e.g. "7.2" (default: the newest line the Tyk version supports).
     #[serde(default = "Version::unset")]
-    #[schemars(extend("default" = "the newest line `tyk.version` supports"))]
+    #[schemars(transform = no_default)]
     pub version: Version,
     /// Sentinel mode: number of replicas of the primary (default 2).
     #[serde(default)]
@@ -213,6 +213,12 @@ pub struct Redis {
     /// Connection pool of each Tyk component.
     #[serde(default)]
     pub pool: Pool,
+}
+
+/// Drops the `default` schemars derives from `Version::unset` (an empty string, not a version):
+/// the real default depends on `tyk.version` (see `versions::resolve`).
+fn no_default(schema: &mut Schema) {
+    schema.remove("default");
 }
 
 fn default_maxclients() -> u32 {
@@ -323,7 +329,7 @@ pub struct Database {
     /// Server version, e.g. "16" (PostgreSQL) or "7.0" (MongoDB) (default: the newest line the
     /// Tyk and Pump versions support).
     #[serde(default = "Version::unset")]
-    #[schemars(extend("default" = "the newest line `tyk.version` supports"))]
+    #[schemars(transform = no_default)]
     pub version: Version,
     /// Replicas besides the primary.
     #[serde(default = "one")]

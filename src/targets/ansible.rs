@@ -564,7 +564,6 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "playbooks/redis.yml",
     "playbooks/dashboard.yml",
     "playbooks/gateways.yml",
-    "playbooks/pump.yml",
     "playbooks/health.yml",
     "roles/common/defaults/main.yml",
     "roles/common/tasks/main.yml",
@@ -589,9 +588,6 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "roles/tyk_dashboard/tasks/main.yml",
     "roles/tyk_dashboard/handlers/main.yml",
     "roles/tyk_dashboard/meta/main.yml",
-    "roles/tyk_pump/tasks/main.yml",
-    "roles/tyk_pump/handlers/main.yml",
-    "roles/tyk_pump/meta/main.yml",
     "roles/redis/tasks/main.yml",
     "roles/redis/tasks/install.yml",
     "roles/redis/handlers/main.yml",
@@ -605,6 +601,13 @@ const PROJECT_TEMPLATES: &[&str] = &[
 const CLUSTER_TEMPLATES: &[&str] =
     &["playbooks/redis_cluster.yml", "roles/redis_cluster/tasks/main.yml", "roles/redis_cluster/meta/main.yml"];
 const SENTINEL_TEMPLATES: &[&str] = &["playbooks/sentinels.yml"];
+/// With a Pump only: `tyk.pump_version` (which they pin) is optional without one.
+const PUMP_TEMPLATES: &[&str] = &[
+    "playbooks/pump.yml",
+    "roles/tyk_pump/tasks/main.yml",
+    "roles/tyk_pump/handlers/main.yml",
+    "roles/tyk_pump/meta/main.yml",
+];
 const POSTGRES_TEMPLATES: &[&str] = &[
     "playbooks/postgres.yml",
     "roles/postgresql/defaults/main.yml",
@@ -642,6 +645,9 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     }
     if !project.sentinel_groups.is_empty() {
         names.extend(SENTINEL_TEMPLATES);
+    }
+    if !project.pumps.is_empty() {
+        names.extend(PUMP_TEMPLATES);
     }
     match project.database.as_ref().map(|d| d.engine) {
         Some("postgres") => names.extend(POSTGRES_TEMPLATES),
