@@ -24,7 +24,8 @@ use crate::tools::{command, run, shared_dir, tool};
 
 /// Checks that `#checkov:skip` is allowed for, each with its reason in `load_balancer.tf` /
 /// `security_groups.tf` (and in the closing note of the Terraform issue).
-const ALLOWED_CHECKOV_SKIPS: &[&str] = &["CKV2_AWS_5", "CKV2_AWS_28", "CKV2_AWS_76", "CKV_AWS_2", "CKV_AWS_103"];
+const ALLOWED_CHECKOV_SKIPS: &[&str] =
+    &["CKV2_AWS_5", "CKV2_AWS_28", "CKV2_AWS_76", "CKV2_AWS_20", "CKV_AWS_2", "CKV_AWS_103", "CKV_AWS_378"];
 
 /// Meta-arguments Terraform accepts in every resource and data block.
 const META_ARGUMENTS: &[&str] = &["count", "for_each", "depends_on", "provider"];
