@@ -2,7 +2,7 @@
 //!
 //! `out/<profile>/terraform/`: `versions.tf`, `variables.tf`, `network.tf`, `iam.tf`,
 //! `security_groups.tf`, `instances.tf`, `load_balancer.tf` (when the profile has one), `dns.tf`,
-//! `outputs.tf`, `terraform.tfvars.example` and a README. Decisions:
+//! `outputs.tf`, `terraform.tfvars.example`, a README and `tests/*.tftest.hcl`. Decisions:
 //!
 //! - **The topology lives in `locals`, as literals:** `local.machines` (machine → role, Ansible
 //!   group, security group, subnet tier, AZ index, data volume), `local.sg_rules` (one entry per
@@ -18,11 +18,18 @@
 //! - **Every instance is private** (no public address): the data tier in `data` subnets, the Tyk
 //!   tier in `app` subnets, only the load balancer and the NAT gateways in public subnets.
 //!   Operators reach machines over a network routed into the VPC (VPN, peering) or SSM.
-//! - **Names both ways:** a private zone for the profile's domain (an A record per machine) and a
-//!   private reverse zone per /16 of the VPC's CIDR blocks (a PTR record per machine), because
-//!   PostgreSQL checks `pg_hba.conf`'s host names by reverse lookup and a forward check. /16: reverse
-//!   zones start at an octet boundary and a VPC block is at most a /16, so one zone holds it whole;
-//!   with `existing_vpc_id` the blocks come from an `aws_vpc` data source.
+//! - **Names:** a private zone for the profile's domain (an A record per machine), or the records
+//!   in an existing zone (`private_zone_id`: a shared VPC holds one zone of a name). Reverse zones
+//!   (a PTR record per machine, one zone per /16 of the VPC) only with `reverse_dns`: PostgreSQL's
+//!   `pg_hba.conf` names subnets, and a reverse zone takes over the resolver's names of its /16.
+//! - **Placement:** [`az_indexes`] spreads each tier over consecutive zones and offsets the tiers
+//!   (the Dashboard and the primaries first); `terraform_data.placement` keeps each machine's zone
+//!   from its first apply, so changing `az_count` fails the plan instead of moving data.
+//! - **Sizing per machine class** (the tier): `instance_types` and `data_volume_size_gb` are keyed
+//!   by it, so cache and analytics Redis are sized apart from the main one.
+//! - **Shipped tests:** `tests/*.tftest.hcl` run `terraform test` against a mocked provider: plan
+//!   and apply, instances and rules against the topology, the inventory, validation, and what real
+//!   accounts hit first; literals in them come from the same topology as the module.
 //! - **AMI:** the newest Canonical Ubuntu 24.04 unless `ami_id` is set; with MongoDB older than
 //!   8.0, which has no Ubuntu 24.04 packages, Ubuntu 22.04 for every machine ([`ubuntu`]).
 
