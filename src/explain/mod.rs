@@ -325,6 +325,7 @@ fn versions(p: &Profile, t: &Topology) -> BTreeMap<String, String> {
 }
 
 fn machine_views(p: &Profile, t: &Topology, bundle: &Bundle) -> Vec<MachineView> {
+    let zones = targets::terraform::az_indexes(t);
     t.machines
         .iter()
         .map(|m| {
@@ -342,7 +343,7 @@ fn machine_views(p: &Profile, t: &Topology, bundle: &Bundle) -> Vec<MachineView>
                 replication: replication_word(&m.replication),
                 host: m.host.clone(),
                 address: m.address.clone(),
-                zone_slot: targets::terraform::zone_slot(m),
+                zone_slot: zones.get(&m.name).map_or(0, |z| u32::try_from(*z).unwrap_or(u32::MAX)),
                 listens: listens.into_iter().collect(),
                 links_in,
                 links_out,

@@ -2,7 +2,7 @@
 //!
 //! `out/<profile>/terraform/`: `versions.tf`, `variables.tf`, `network.tf`, `iam.tf`,
 //! `security_groups.tf`, `instances.tf`, `load_balancer.tf` (when the profile has one), `dns.tf`,
-//! `outputs.tf`, `terraform.tfvars.example` and a README. Decisions:
+//! `outputs.tf`, `terraform.tfvars.example`, a README and `tests/*.tftest.hcl`. Decisions:
 //!
 //! - **The topology lives in `locals`, as literals:** `local.machines` (machine → role, Ansible
 //!   group, security group, subnet tier, AZ index, data volume), `local.sg_rules` (one entry per
@@ -18,11 +18,18 @@
 //! - **Every instance is private** (no public address): the data tier in `data` subnets, the Tyk
 //!   tier in `app` subnets, only the load balancer and the NAT gateways in public subnets.
 //!   Operators reach machines over a network routed into the VPC (VPN, peering) or SSM.
-//! - **Names both ways:** a private zone for the profile's domain (an A record per machine) and a
-//!   private reverse zone per /16 of the VPC's CIDR blocks (a PTR record per machine), because
-//!   PostgreSQL checks `pg_hba.conf`'s host names by reverse lookup and a forward check. /16: reverse
-//!   zones start at an octet boundary and a VPC block is at most a /16, so one zone holds it whole;
-//!   with `existing_vpc_id` the blocks come from an `aws_vpc` data source.
+//! - **Names:** a private zone for the profile's domain (an A record per machine), or the records
+//!   in an existing zone (`private_zone_id`: a shared VPC holds one zone of a name). Reverse zones
+//!   (a PTR record per machine, one zone per /16 of the VPC) only with `reverse_dns`: PostgreSQL's
+//!   `pg_hba.conf` names subnets, and a reverse zone takes over the resolver's names of its /16.
+//! - **Placement:** [`az_indexes`] spreads each tier over consecutive zones and offsets the tiers
+//!   (the Dashboard and the primaries first); `terraform_data.placement` keeps each machine's zone
+//!   from its first apply, so changing `az_count` fails the plan instead of moving data.
+//! - **Sizing per machine class** (the tier): `instance_types` and `data_volume_size_gb` are keyed
+//!   by it, so cache and analytics Redis are sized apart from the main one.
+//! - **Shipped tests:** `tests/*.tftest.hcl` run `terraform test` against a mocked provider: plan
+//!   and apply, instances and rules against the topology, the inventory, validation, and what real
+//!   accounts hit first; literals in them come from the same topology as the module.
 //! - **AMI:** the newest Canonical Ubuntu 24.04 unless `ami_id` is set; with MongoDB older than
 //!   8.0, which has no Ubuntu 24.04 packages, Ubuntu 22.04 for every machine ([`ubuntu`]).
 
@@ -45,15 +52,8 @@ struct TfMachine {
     group: String,
     tier: String,
     subnet: &'static str,
-    az_index: u32,
+    az_index: usize,
     data_volume: bool,
-}
-
-/// The zone a machine goes to, as an index into the zones the module uses (the module takes it
-/// modulo `az_count`): machines of one role spread over the zones in index order.
-#[must_use]
-pub fn zone_slot(m: &Machine) -> u32 {
-    m.index.saturating_sub(1)
 }
 
 /// One security group.
@@ -82,10 +82,11 @@ struct TfGroup {
     hosts: Vec<String>,
 }
 
-/// Per-role variable defaults.
+/// Per machine class (a tier: a role within its Redis deployment) variable defaults.
 #[derive(Debug, Serialize)]
 struct TfRole {
-    role: &'static str,
+    /// The class, the key of `var.instance_types` and `var.data_volume_size_gb`.
+    role: String,
     pad: String,
     instance_type: &'static str,
     hourly_usd: &'static str,
@@ -130,6 +131,14 @@ fn ubuntu(profile: &crate::profile::Profile) -> Ubuntu {
     }
 }
 
+#[derive(Debug, Serialize)]
+struct SizingProbe {
+    class: String,
+    machine: String,
+    other: String,
+    other_type: &'static str,
+}
+
 #[derive(Serialize)]
 struct TfContext<'a> {
     profile: &'a str,
@@ -149,6 +158,16 @@ struct TfContext<'a> {
     ami_name: String,
     /// The target group's health check path (`/ready` where the Tyk version has it).
     gateway_health_path: &'static str,
+    /// Tiers of the databases, which the Gateways must never reach.
+    database_tiers: Vec<String>,
+    /// The Dashboard and the first machine of the main Redis and database tiers (primaries).
+    primaries: Vec<String>,
+    /// A machine class the shipped sizing test resizes, one of its machines, and a machine of
+    /// another class with its default type.
+    sizing_probe: SizingProbe,
+    /// The first machine of every tier (the Dashboard, the primaries) and tiers with several members.
+    first_machines: Vec<String>,
+    spread_tiers: Vec<Vec<String>>,
 }
 
 /// The security-group tier of a machine: its name without the trailing `-<index>`.
@@ -229,8 +248,38 @@ fn pad(len: usize, width: usize) -> String {
     " ".repeat(width.saturating_sub(len))
 }
 
+/// Tiers whose first machine is a single point of the stack (the Dashboard, the main Redis
+/// primary, the database primary), in the order they get zones 0, 1, 2.
+const PRIMARY_TIERS: [&str; 4] = ["dashboard", "redis", "postgres", "mongodb"];
+
+/// Zone index of every machine (taken modulo the number of zones in use): consecutive within a tier,
+/// so its replicas and Sentinels land in different zones, and offset per tier: the primary tiers
+/// first ([`PRIMARY_TIERS`], so the Dashboard and the primaries get different zones), then the
+/// others in topology order.
+#[must_use]
+pub fn az_indexes(topology: &Topology) -> BTreeMap<String, usize> {
+    let mut tiers: Vec<String> = Vec::new();
+    for m in &topology.machines {
+        let tier = tier_of(m);
+        if !tiers.contains(&tier) {
+            tiers.push(tier);
+        }
+    }
+    let rank = |tier: &String| PRIMARY_TIERS.iter().position(|p| p == tier).unwrap_or(PRIMARY_TIERS.len());
+    tiers.sort_by_key(rank); // stable: the other tiers keep the topology's order
+    topology
+        .machines
+        .iter()
+        .map(|m| {
+            let offset = tiers.iter().position(|t| *t == tier_of(m)).unwrap_or(0);
+            (m.name.clone(), offset + m.index.saturating_sub(1) as usize)
+        })
+        .collect()
+}
+
 pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     let t = ctx.topology;
+    let az = az_indexes(t);
     let machines: Vec<TfMachine> = t
         .machines
         .iter()
@@ -240,7 +289,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             group: m.group(),
             tier: tier_of(m),
             subnet: if m.role.is_data_tier() { "data" } else { "app" },
-            az_index: zone_slot(m),
+            az_index: az[&m.name],
             data_volume: has_data_volume(m.role),
         })
         .collect();
@@ -278,20 +327,20 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     let groups =
         by_group.into_iter().map(|(name, hosts)| TfGroup { pad: pad(name.len(), width), name, hosts }).collect();
 
-    let mut role_set: Vec<Role> = t.machines.iter().map(|m| m.role).collect();
-    role_set.sort();
-    role_set.dedup();
-    let width = role_set.iter().map(|r| r.as_str().len()).max().unwrap_or(0);
-    let roles: Vec<TfRole> = role_set
+    // Sizing is per machine class (tier), so a cache or analytics Redis is sized apart from the
+    // main one.
+    let width = tiers.iter().map(|c| c.name.len()).max().unwrap_or(0);
+    let roles: Vec<TfRole> = tiers
         .iter()
-        .map(|r| {
-            let (instance_type, hourly_usd, data_volume_gb) = role_defaults(*r);
-            let count = t.machines.iter().filter(|m| m.role == *r).count();
+        .map(|class| {
+            let role = t.machines.iter().find(|m| tier_of(m) == class.name).map_or(Role::Gateway, |m| m.role);
+            let (instance_type, hourly_usd, data_volume_gb) = role_defaults(role);
+            let count = t.machines.iter().filter(|m| tier_of(m) == class.name).count();
             // Rough on-demand price of a month (730 hours), in whole dollars.
             let monthly_usd = hourly_usd.parse::<f64>().map_or(0, |h| (h * 730.0).round() as u32);
             TfRole {
-                role: r.as_str(),
-                pad: pad(r.as_str().len(), width),
+                role: class.name.clone(),
+                pad: pad(class.name.len(), width),
                 instance_type,
                 hourly_usd,
                 monthly_usd,
@@ -304,7 +353,35 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     let volume_roles_owned: Vec<TfRole> = roles
         .iter()
         .filter(|r| r.data_volume_gb.is_some())
-        .map(|r| TfRole { pad: pad(r.role.len(), volume_width), ..*r })
+        .map(|r| TfRole { pad: pad(r.role.len(), volume_width), role: r.role.clone(), ..*r })
+        .collect();
+
+    let database_tiers =
+        tiers.iter().filter(|c| matches!(c.role, "postgres" | "mongodb")).map(|c| c.name.clone()).collect();
+    let primaries = PRIMARY_TIERS
+        .iter()
+        .filter_map(|tier| t.machines.iter().find(|m| tier_of(m) == *tier).map(|m| m.name.clone()))
+        .collect();
+    // Prefer a class that is not its role's name (cache-redis): sizing by role got those wrong.
+    let probe_class = tiers
+        .iter()
+        .find(|c| c.name != c.role)
+        .or_else(|| tiers.iter().find(|c| c.role == "redis"))
+        .or(tiers.first())
+        .map_or_else(String::new, |c| c.name.clone());
+    let member = |want: bool| t.machines.iter().find(|m| (tier_of(m) == probe_class) == want);
+    let sizing_probe = SizingProbe {
+        class: probe_class.clone(),
+        machine: member(true).map_or_else(String::new, |m| m.name.clone()),
+        other: member(false).map_or_else(String::new, |m| m.name.clone()),
+        other_type: member(false).map_or("", |m| role_defaults(m.role).0),
+    };
+    let first_machines =
+        tiers.iter().filter_map(|c| t.machines.iter().find(|m| tier_of(m) == c.name).map(|m| m.name.clone())).collect();
+    let spread_tiers = tiers
+        .iter()
+        .map(|c| t.machines.iter().filter(|m| tier_of(m) == c.name).map(|m| m.name.clone()).collect::<Vec<_>>())
+        .filter(|members| members.len() >= 2)
         .collect();
 
     let tf = TfContext {
@@ -324,6 +401,11 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         ami_name: ubuntu(ctx.profile).ami_name(),
         ubuntu: ubuntu(ctx.profile),
         gateway_health_path: crate::versions::gateway_health_path(&ctx.profile.tyk.version),
+        database_tiers,
+        primaries,
+        sizing_probe,
+        first_machines,
+        spread_tiers,
     };
 
     let mut set = FileSet::new();
@@ -338,6 +420,9 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         "outputs.tf",
         "terraform.tfvars.example",
         "README.md",
+        "tests/module.tftest.hcl",
+        "tests/real_account.tftest.hcl",
+        "tests/placement.tftest.hcl",
     ];
     if tf.load_balancer {
         files.push("load_balancer.tf");
@@ -383,6 +468,19 @@ mod tests {
         assert_eq!((u.codename, u.reason), ("noble", None));
         let u = ubuntu(&profile("production", &[]));
         assert_eq!(u.ami_name(), "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*");
+    }
+
+    #[test]
+    fn primaries_and_their_replicas_spread_over_the_zones() {
+        let az = az_indexes(&topo("production"));
+        let zone = |m: &str| az[m] % 3;
+        // Before, every `-1` machine was in zone 0.
+        let primaries: BTreeSet<usize> = ["dashboard-1", "redis-1", "postgres-1"].iter().map(|m| zone(m)).collect();
+        assert_eq!(primaries.len(), 3, "{az:?}");
+        assert_ne!(zone("redis-1"), zone("redis-2"));
+        assert_ne!(zone("postgres-1"), zone("postgres-2"));
+        let sentinels: BTreeSet<usize> = ["sentinel-1", "sentinel-2", "sentinel-3"].iter().map(|m| zone(m)).collect();
+        assert_eq!(sentinels.len(), 3);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! The Terraform target, judged by the tools its users run, for every built-in profile:
-//! `terraform fmt -check`, every `resource`/`data` argument against the `hashicorp/aws` 6.25.0
-//! schema (hcl-rs; `terraform validate` cannot run offline), checkov, the instance set and the
-//! security-group rules against the topology, and the `ansible_inventory` output evaluated by
-//! a real `terraform apply` of a provider-free copy of it (with stand-in addresses).
+//! `terraform init -plugin-dir` + `terraform validate` + the module's own `terraform test` with the
+//! real `hashicorp/aws` 5.100 provider (mocked, so offline), `terraform fmt -check`, every
+//! `resource`/`data` argument against the 6.25.0 schema dump and 5.100's real schema (hcl-rs),
+//! checkov, the instance set and the security-group rules against the topology, and the
+//! `ansible_inventory` output evaluated by a real `terraform apply` of a provider-free copy of it
+//! (with stand-in addresses) and read by `ansible-inventory`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -22,12 +24,20 @@ use crate::tools::{command, run, shared_dir, tool};
 
 /// Checks that `#checkov:skip` is allowed for, each with its reason in `load_balancer.tf` /
 /// `security_groups.tf` (and in the closing note of the Terraform issue).
-const ALLOWED_CHECKOV_SKIPS: &[&str] = &["CKV2_AWS_5", "CKV2_AWS_28", "CKV2_AWS_76"];
+const ALLOWED_CHECKOV_SKIPS: &[&str] =
+    &["CKV2_AWS_5", "CKV2_AWS_28", "CKV2_AWS_76", "CKV2_AWS_20", "CKV_AWS_2", "CKV_AWS_103", "CKV_AWS_378"];
 
 /// Meta-arguments Terraform accepts in every resource and data block.
 const META_ARGUMENTS: &[&str] = &["count", "for_each", "depends_on", "provider"];
 /// Meta-blocks Terraform accepts in every resource (and `lifecycle` in data) block.
 const META_BLOCKS: &[&str] = &["lifecycle", "provisioner", "connection"];
+
+/// The profiles the real-provider tests render: the built-ins and the small valid fixture.
+fn profiles_and_fixtures() -> Vec<String> {
+    let mut out = builtins();
+    out.push(crate::tools::repo_root().join("tests/fixtures/good/profile.yaml").display().to_string());
+    out
+}
 
 /// Renders `profile` with `-t terraform` into a fresh temporary folder and returns it with the
 /// path of the `terraform/` folder.
@@ -101,6 +111,43 @@ fn aws_schema() -> &'static Value {
     })
 }
 
+/// One block of `terraform providers schema -json` in the dump's shape: settable attributes
+/// (`{type, required}`; computed-only ones left out) and nested blocks (`{type: {block}}`).
+fn dump_block(block: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, a) in block["attributes"].as_object().into_iter().flatten() {
+        let settable = a["required"] == true || a["optional"] == true;
+        if settable {
+            out.insert(name.clone(), serde_json::json!({ "type": a["type"], "required": a["required"] == true }));
+        }
+    }
+    for (name, b) in block["block_types"].as_object().into_iter().flatten() {
+        let required = b["min_items"].as_u64().unwrap_or(0) > 0;
+        out.insert(
+            name.clone(),
+            serde_json::json!({ "type": { "block": dump_block(&b["block"]) }, "required": required }),
+        );
+    }
+    Value::Object(out)
+}
+
+/// The real 5.100 provider's schema (`terraform providers schema -json` in the shared init),
+/// in the dump's shape.
+fn aws_schema_5_100(terraform: &Path, init: &Path) -> Value {
+    let out = run(
+        command(terraform).arg(format!("-chdir={}", init.display())).args(["providers", "schema", "-json"]),
+        Duration::from_secs(300),
+    );
+    assert!(out.status.success(), "terraform providers schema: {}", String::from_utf8_lossy(&out.stderr));
+    let all: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let aws = &all["provider_schemas"]["registry.terraform.io/hashicorp/aws"];
+    let section = |key: &str| -> Value {
+        let map = aws[key].as_object().expect("a schema section");
+        Value::Object(map.iter().map(|(ty, s)| (ty.clone(), dump_block(&s["block"]))).collect())
+    };
+    serde_json::json!({ "resources": section("resource_schemas"), "data_sources": section("data_source_schemas") })
+}
+
 /// The nested block schema of an argument's type, if the argument is a block (`{block}` or
 /// `{array: {block}}`).
 fn nested_block(spec: &Value) -> Option<&serde_json::Map<String, Value>> {
@@ -161,11 +208,19 @@ fn check_body(body: &Body, schema: &serde_json::Map<String, Value>, at: &str, to
 
 /// Every `resource` and `data` block of the files against the AWS provider schema.
 fn schema_errors(files: &BTreeMap<String, Body>) -> Vec<String> {
-    let schema = aws_schema();
+    schema_errors_in(files, aws_schema())
+}
+
+/// Every AWS `resource` and `data` block of the files against `schema` (Terraform's own
+/// `terraform_data` is not the provider's).
+fn schema_errors_in(files: &BTreeMap<String, Body>, schema: &Value) -> Vec<String> {
     let mut errors = Vec::new();
     for (kind, section) in [("resource", "resources"), ("data", "data_sources")] {
         for (file, block) in blocks(files, kind) {
             let ty = label(block, 0);
+            if !ty.starts_with("aws_") {
+                continue;
+            }
             let at = format!("{file}: {kind} \"{ty}\" \"{}\"", label(block, 1));
             match schema[section].get(ty).and_then(Value::as_object) {
                 None => errors.push(format!("{at}: unknown {kind} type")),
@@ -320,7 +375,8 @@ fn instances_and_security_group_rules_match_the_topology() {
             assert_eq!(got["subnet"], if m.role.is_data_tier() { "data" } else { "app" }, "{profile}: {}", m.name);
             let volume = matches!(m.role, Role::Redis | Role::Postgres | Role::Mongodb);
             assert_eq!(got["data_volume"], volume, "{profile}: {}", m.name);
-            assert_eq!(got["az_index"], m.index - 1, "{profile}: {}", m.name);
+            let az = tykgen::targets::terraform::az_indexes(&topo)[&m.name];
+            assert_eq!(got["az_index"], az, "{profile}: {}", m.name);
         }
         // Replicas and Sentinels of one role land in different zones (with >= 2 zones).
         for role in [Role::Gateway, Role::Redis, Role::Sentinel, Role::Postgres, Role::Mongodb] {
@@ -383,8 +439,8 @@ fn instances_and_security_group_rules_match_the_topology() {
                 other => panic!("{profile}: unexpected link from outside: {other:?}"),
             }
         }
-        // Reverse DNS: one PTR record per machine (for_each over local.machines, checked above),
-        // naming <machine>.<domain>, in a private reverse zone of the VPC.
+        // Reverse DNS (only with var.reverse_dns): one PTR record per machine, naming
+        // <machine>.<domain>, in a private reverse zone of the VPC.
         let dns = &files["dns.tf"];
         let resource = |kind: &str, name: &str| {
             dns.blocks()
@@ -401,7 +457,7 @@ fn instances_and_security_group_rules_match_the_topology() {
         assert_eq!(ptrs.len(), 1, "{profile}: exactly one PTR record block");
         let ptr = ptrs[0];
         assert_eq!(label(ptr, 1), "machine_ptr");
-        assert_eq!(attr(ptr, "for_each"), "local.machines", "{profile}: one PTR per machine");
+        assert_eq!(attr(ptr, "for_each"), "var.reverse_dns?local.machines:{}", "{profile}: one PTR per machine");
         assert_eq!(attr(ptr, "records"), "[\"${each.key}.${local.domain}\"]", "{profile}: PTR target");
         let name = attr(ptr, "name");
         assert!(
@@ -417,7 +473,7 @@ fn instances_and_security_group_rules_match_the_topology() {
         );
         // With an existing VPC, its CIDR blocks come from a data source, not var.vpc_cidr.
         assert!(
-            dns.blocks().any(|b| b.identifier.as_str() == "data" && label(b, 0) == "aws_vpc"),
+            files["network.tf"].blocks().any(|b| b.identifier.as_str() == "data" && label(b, 0) == "aws_vpc"),
             "{profile}: no aws_vpc data source for an existing VPC's CIDR"
         );
         assert_eq!(topo.load_balancer, files.contains_key("load_balancer.tf"), "{profile}: load balancer");
@@ -447,9 +503,18 @@ fn topology_groups(topo: &Topology) -> BTreeMap<String, BTreeSet<String>> {
     groups
 }
 
-/// A provider-free copy of the inventory output: `local.inventory_groups` and the output
-/// expression, with the instances' private addresses replaced by `local.ips`.
-fn inventory_module(outputs: &Body, hosts: &[String]) -> String {
+/// A provider-free copy of the inventory output: `local.inventory_groups`, `local.machines` and
+/// the output expression, with the instances' private addresses, instance IDs and volume IDs
+/// replaced by `local.ips`, `local.ids` and `local.volumes`, and the variables it reads declared.
+fn inventory_module(outputs: &Body, instances: &Body, hosts: &[String]) -> String {
+    let machines = instances
+        .blocks()
+        .filter(|b| b.identifier.as_str() == "locals")
+        .flat_map(|b| b.body.attributes())
+        .find(|a| a.key.as_str() == "machines")
+        .expect("local.machines")
+        .expr
+        .clone();
     let groups = outputs
         .blocks()
         .filter(|b| b.identifier.as_str() == "locals")
@@ -469,15 +534,27 @@ fn inventory_module(outputs: &Body, hosts: &[String]) -> String {
         .expr
         .clone();
     let value = hcl::format::to_string(&value).unwrap();
-    let reference = "aws_instance.machine[host].private_ip";
-    assert!(value.contains(reference), "the inventory does not use the instances' private addresses: {value}");
-    let ips: Vec<String> =
-        hosts.iter().enumerate().map(|(i, h)| format!("    \"{h}\" = \"198.51.100.{}\"", i + 1)).collect();
+    let replaced = [
+        ("aws_instance.machine[host].private_ip", "local.ips[host]"),
+        ("aws_instance.machine[host].id", "local.ids[host]"),
+        ("aws_ebs_volume.data[host].id", "local.volumes[host]"),
+    ];
+    assert!(value.contains(replaced[0].0), "the inventory does not use the instances' private addresses: {value}");
+    let value = replaced.iter().fold(value, |v, (from, to)| v.replace(from, to));
+    let map = |f: &dyn Fn(usize) -> String| -> String {
+        hosts.iter().enumerate().map(|(i, h)| format!("    \"{h}\" = \"{}\"\n", f(i))).collect()
+    };
     format!(
-        "locals {{\n  inventory_groups = {}\n  ips = {{\n{}\n  }}\n}}\n\noutput \"ansible_inventory\" {{\n  value = {}\n}}\n",
+        "variable \"ansible_user\" {{\n  default = \"ubuntu\"\n}}\nvariable \"ansible_via_ssm\" {{\n  default = false\n}}\n\
+         variable \"region\" {{\n  default = \"eu-west-1\"\n}}\n\
+         locals {{\n  inventory_groups = {}\n  machines = {}\n  ips = {{\n{}  }}\n  ids = {{\n{}  }}\n  volumes = {{\n{}  }}\n}}\n\n\
+         output \"ansible_inventory\" {{\n  value = {}\n}}\n",
         hcl::format::to_string(&groups).unwrap(),
-        ips.join("\n"),
-        value.replace(reference, "local.ips[host]"),
+        hcl::format::to_string(&machines).unwrap(),
+        map(&|i| format!("198.51.100.{}", i + 1)),
+        map(&|i| format!("i-0{i:016x}")),
+        map(&|i| format!("vol-0{i:016x}")),
+        value,
     )
 }
 
@@ -501,7 +578,8 @@ fn the_ansible_inventory_has_the_topologys_groups_and_hosts() {
         let hosts: Vec<String> = topo.machines.iter().map(|m| m.name.clone()).collect();
         let scratch = tmp.path().join("inventory-eval");
         std::fs::create_dir_all(&scratch).unwrap();
-        std::fs::write(scratch.join("main.tf"), inventory_module(&files["outputs.tf"], &hosts)).unwrap();
+        std::fs::write(scratch.join("main.tf"), inventory_module(&files["outputs.tf"], &files["instances.tf"], &hosts))
+            .unwrap();
         for args in
             [&["init", "-input=false", "-no-color"][..], &["apply", "-auto-approve", "-input=false", "-no-color"]]
         {
@@ -529,6 +607,7 @@ fn the_ansible_inventory_has_the_topologys_groups_and_hosts() {
         let yaml = String::from_utf8(out.stdout).unwrap();
         let inventory: Value =
             serde_saphyr::from_str(&yaml).unwrap_or_else(|e| panic!("{profile}: not YAML ({e}):\n{yaml}"));
+        assert_eq!(inventory["all"]["vars"]["ansible_user"], "ubuntu", "{profile}: no ansible_user:\n{yaml}");
         let children =
             inventory["all"]["children"].as_object().unwrap_or_else(|| panic!("{profile}: no all.children:\n{yaml}"));
         let mut got: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -537,6 +616,19 @@ fn the_ansible_inventory_has_the_topologys_groups_and_hosts() {
                 let index =
                     hosts.iter().position(|h| h == host).unwrap_or_else(|| panic!("{profile}: unknown host {host}"));
                 assert_eq!(vars["ansible_host"], format!("198.51.100.{}", index + 1), "{profile}: {host}");
+                assert_eq!(vars["tykgen_instance_id"], format!("i-0{index:016x}"), "{profile}: {host}");
+                let machine = topo.machine(host).unwrap();
+                let device = format!("/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_vol0{index:016x}");
+                let want_device = if matches!(machine.role, Role::Redis | Role::Postgres | Role::Mongodb) {
+                    Value::from(device)
+                } else {
+                    Value::Null
+                };
+                assert_eq!(
+                    vars.get("tykgen_data_volume_device").cloned().unwrap_or(Value::Null),
+                    want_device,
+                    "{profile}: {host}"
+                );
                 got.entry(group.clone()).or_default().insert(host.clone());
             }
         }
@@ -630,6 +722,30 @@ fn variable_validations_accept_the_example_and_reject_wrong_values() {
             ok && !text.contains("undeclared variable"),
             "{profile}: the example tfvars is not accepted as is:\n{text}"
         );
+
+        // The example's commented placeholders, uncommented as they are, are rejected by name.
+        let example = std::fs::read_to_string(scratch.join("example.tfvars")).unwrap();
+        let placeholders = ["ssh_key_name", "certificate_arn", "lb_access_logs_bucket"];
+        let mut uncommented = Vec::new();
+        let text: String = example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if placeholders.iter().any(|p| rest.starts_with(&format!("{p} "))) => {
+                    uncommented.push(rest.split_whitespace().next().unwrap().to_owned());
+                    format!("{rest}\n")
+                }
+                _ => format!("{l}\n"),
+            })
+            .collect();
+        assert!(uncommented.contains(&"ssh_key_name".to_owned()), "{profile}: no key pair placeholder");
+        std::fs::write(scratch.join("placeholders.tfvars"), text).unwrap();
+        let (ok, text) = plan_variables(&terraform, &scratch, &["-var-file=placeholders.tfvars"]);
+        for name in &uncommented {
+            assert!(
+                !ok && text.contains(&format!("var.{name}")),
+                "{profile}: the placeholder {name} was accepted:\n{text}"
+            );
+        }
 
         let wrong: &[(&str, &str)] = &[
             ("admin_cidrs=[\"0.0.0.0/0\"]", "admin_cidrs"),
@@ -763,4 +879,154 @@ fn the_default_ami_is_a_release_the_database_supports() {
         }
     }
     assert!(jammy > 0, "no built-in profile has MongoDB older than 8.0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real AWS provider: terraform init -plugin-dir, validate, and the module's own tests.
+
+/// Where the `hashicorp/aws` provider is unpacked as a plugin directory
+/// (`<dir>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/terraform-provider-aws_*`):
+/// `$TYKGEN_TF_PLUGIN_DIR`, else where the CI image and Terraform's docs put it.
+fn aws_plugin_dir() -> Option<PathBuf> {
+    let holds_aws = |dir: &Path| {
+        let versions = dir.join("registry.terraform.io/hashicorp/aws");
+        std::fs::read_dir(&versions).into_iter().flatten().flatten().any(|v| {
+            std::fs::read_dir(v.path()).into_iter().flatten().flatten().any(|arch| {
+                std::fs::read_dir(arch.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|f| f.file_name().to_string_lossy().starts_with("terraform-provider-aws_"))
+            })
+        })
+    };
+    if let Some(dir) = std::env::var_os("TYKGEN_TF_PLUGIN_DIR").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        assert!(holds_aws(&dir), "TYKGEN_TF_PLUGIN_DIR={} holds no hashicorp/aws provider", dir.display());
+        return Some(dir);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let candidates = [
+        PathBuf::from("/opt/tf-plugins"),
+        home.join(".terraform.d/plugins"),
+        home.join(".local/share/terraform/plugins"),
+        PathBuf::from("/usr/local/share/terraform/plugins"),
+        PathBuf::from("/usr/share/terraform/plugins"),
+    ];
+    candidates.into_iter().find(|d| holds_aws(d))
+}
+
+/// One `terraform init -backend=false -plugin-dir` for the whole run, in a folder holding only
+/// the module's `versions.tf`: its data folder (`TF_DATA_DIR`, a few symlinks into the plugin
+/// dir) and lock file serve every rendered module, as every module has the same requirements.
+struct SharedInit {
+    _tmp: TempDir,
+    dir: PathBuf,
+}
+
+fn shared_init(terraform: &Path, plugin_dir: &Path) -> SharedInit {
+    let (_render_tmp, module) = render("production");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    std::fs::copy(module.join("versions.tf"), dir.join("versions.tf")).unwrap();
+    // versions.tf refers to var.region and var.environment/tags (provider block, locals).
+    std::fs::write(
+        dir.join("variables.tf"),
+        "variable \"region\" {\n  default = \"eu-west-1\"\n}\nvariable \"environment\" {\n  default = \"\"\n}\nvariable \"tags\" {\n  default = {}\n}\n",
+    )
+    .unwrap();
+    let out = run(
+        command(terraform)
+            .arg(format!("-chdir={}", dir.display()))
+            .args(["init", "-backend=false", "-input=false", "-no-color"])
+            .arg(format!("-plugin-dir={}", plugin_dir.display())),
+        Duration::from_secs(300),
+    );
+    assert!(
+        out.status.success(),
+        "terraform init -plugin-dir={}: {}{}",
+        plugin_dir.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    SharedInit { _tmp: tmp, dir }
+}
+
+/// `terraform validate` and `terraform test` of one rendered profile with the shared init;
+/// returns the seconds it took, or the failure.
+fn validate_and_test(terraform: &Path, init: &SharedInit, profile: &str) -> Result<f64, String> {
+    let started = std::time::Instant::now();
+    let (_tmp, dir) = render(profile);
+    std::fs::copy(init.dir.join(".terraform.lock.hcl"), dir.join(".terraform.lock.hcl")).unwrap();
+    for args in [&["validate", "-no-color"][..], &["test", "-no-color"]] {
+        let out = run(
+            command(terraform)
+                .arg(format!("-chdir={}", dir.display()))
+                .args(args)
+                .env("TF_DATA_DIR", init.dir.join(".terraform"))
+                .env("TF_IN_AUTOMATION", "1"),
+            Duration::from_secs(900),
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() || stdout.lines().any(|l| l.trim_end().ends_with("... fail")) {
+            return Err(format!(
+                "{profile}: terraform {} failed ({}):\n{stdout}{}",
+                args[0],
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        if args[0] == "test" && !stdout.contains("Success!") {
+            return Err(format!("{profile}: terraform test ran no test:\n{stdout}"));
+        }
+    }
+    Ok(started.elapsed().as_secs_f64())
+}
+
+#[test]
+fn terraform_validate_and_test_pass_with_the_real_aws_provider() {
+    let Some(terraform) = tool("terraform", "preinstalled at /usr/local/bin/terraform") else { return };
+    let Some(plugin_dir) = aws_plugin_dir() else {
+        assert!(
+            !crate::tools::require_tools(),
+            "the hashicorp/aws provider plugin dir was not found (TYKGEN_REQUIRE_TOOLS=1): set TYKGEN_TF_PLUGIN_DIR"
+        );
+        eprintln!("skipping: no hashicorp/aws plugin dir (set TYKGEN_TF_PLUGIN_DIR)");
+        return;
+    };
+    let started = std::time::Instant::now();
+    let init = shared_init(&terraform, &plugin_dir);
+
+    // Every argument against the real provider's schema too (the dump is 6.25.0).
+    let schema = aws_schema_5_100(&terraform, &init.dir);
+    for profile in builtins() {
+        let (_tmp, dir) = render(&profile);
+        let errors = schema_errors_in(&parse_dir(&dir), &schema);
+        assert!(errors.is_empty(), "{profile}: against hashicorp/aws 5.100.0:\n{}", errors.join("\n"));
+    }
+
+    // Two workers: terraform test is mostly the provider's CPU, and CI has two cores.
+    let queue = std::sync::Mutex::new(profiles_and_fixtures());
+    let results = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                loop {
+                    let Some(profile) = queue.lock().unwrap().pop() else { break };
+                    let result = validate_and_test(&terraform, &init, &profile);
+                    results.lock().unwrap().push((profile, result));
+                }
+            });
+        }
+    });
+    let results = results.into_inner().unwrap();
+    let mut failures = Vec::new();
+    for (profile, result) in &results {
+        match result {
+            Ok(secs) => eprintln!("terraform validate + test: {profile}: {secs:.0} s"),
+            Err(e) => failures.push(e.clone()),
+        }
+    }
+    eprintln!("terraform validate + test: all profiles in {:.0} s", started.elapsed().as_secs_f64());
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -1,61 +1,65 @@
-# A private Route 53 zone for the profile's domain with one A record per machine
-# (<machine>.<domain>), so the host names in the configuration bundle resolve inside the VPC.
+# Machine names: an A record per machine (<machine>.<domain>) in a private Route 53 zone for the
+# profile's domain, so the host names in the configuration bundle resolve inside the VPC. The zone
+# is created here, or (var.private_zone_id) an existing one is used: a shared VPC can hold only one
+# private zone of a name (ConflictingDomainExists).
 
 resource "aws_route53_zone" "private" {
+  count = var.private_zone_id == null ? 1 : 0
+
   name    = local.domain
-  comment = "tykgen ${local.profile}: machines of the Tyk stack"
+  comment = "tykgen ${local.name}: machines of the Tyk stack"
 
   vpc {
     vpc_id = local.vpc_id
   }
 }
 
+# An existing zone must be the profile's domain, or the configuration files' names do not resolve.
+data "aws_route53_zone" "existing" {
+  count = var.private_zone_id == null ? 0 : 1
+
+  zone_id = var.private_zone_id
+
+  lifecycle {
+    postcondition {
+      condition     = trimsuffix(self.name, ".") == local.domain
+      error_message = "The private_zone_id ${var.private_zone_id} is the zone ${self.name}; it must be the private zone ${local.domain}, associated with the stack's VPC."
+    }
+  }
+}
+
+locals {
+  zone_id = var.private_zone_id == null ? aws_route53_zone.private[0].zone_id : var.private_zone_id
+}
+
 resource "aws_route53_record" "machine" {
   for_each = local.machines
 
-  zone_id = aws_route53_zone.private.zone_id
+  zone_id = local.zone_id
   name    = "${each.key}.${local.domain}"
   type    = "A"
   ttl     = 60
   records = [aws_instance.machine[each.key].private_ip]
 }
 
-# Reverse names: pg_hba.conf names the Dashboard, Pump and replica machines by host name, and
-# PostgreSQL accepts such a client only when a reverse lookup of its address gives that name (and
-# the name resolves back to the address). The VPC resolver's own reverse names are
-# ip-a-b-c-d.<region>.compute.internal, so a private reverse zone gives every machine a PTR record
-# <machine>.<domain>.
-#
-# Zone boundary: in-addr.arpa names have one label per octet, so a zone can only start at /8, /16
-# or /24. A VPC's CIDR blocks are /16 to /28, so the /16 containing each block holds all of it:
-# one zone per distinct /16 of the VPC's blocks (one zone for a VPC this module creates), whatever
-# the subnets are. A /8 zone would also claim addresses outside the VPC. The zone takes over the
-# VPC resolver's automatic reverse names for that /16, so other instances in it (in an existing
-# VPC) no longer get their ip-... reverse names; give them PTR records here if they need them.
-#
-# With existing_vpc_id the CIDR blocks come from the VPC itself (var.vpc_cidr is ignored then).
-data "aws_vpc" "existing" {
-  count = local.create_vpc ? 0 : 1
-
-  id = var.existing_vpc_id
-}
-
+# Reverse names, only with var.reverse_dns: nothing in the stack needs them (pg_hba.conf names
+# subnets, not hosts). A private reverse zone per /16 of the VPC's CIDR blocks (in-addr.arpa names
+# have one label per octet, so a zone starts at /8, /16 or /24, and a VPC block of /16 to /28 lies
+# in one /16) with a PTR record <machine>.<domain> per machine. Such a zone takes over the VPC
+# resolver's automatic ip-... reverse names for its whole /16, so other instances in a shared VPC
+# lose theirs; that is why it is off by default.
 locals {
-  vpc_cidr_blocks = local.create_vpc ? [var.vpc_cidr] : concat(
-    [data.aws_vpc.existing[0].cidr_block],
-    [for a in data.aws_vpc.existing[0].cidr_block_associations : a.cidr_block],
-  )
   # "10.40.0.0/16" -> "40.10.in-addr.arpa"
-  reverse_zones = toset([
+  reverse_zones = var.reverse_dns ? toset([
     for c in local.vpc_cidr_blocks : join(".", concat(reverse(slice(split(".", cidrhost(c, 0)), 0, 2)), ["in-addr.arpa"]))
-  ])
+  ]) : toset([])
 }
 
 resource "aws_route53_zone" "reverse" {
   for_each = local.reverse_zones
 
   name    = each.key
-  comment = "tykgen ${local.profile}: reverse names of the machines (PostgreSQL checks pg_hba.conf host names by reverse lookup)"
+  comment = "tykgen ${local.name}: reverse names of the machines"
 
   vpc {
     vpc_id = local.vpc_id
@@ -65,7 +69,7 @@ resource "aws_route53_zone" "reverse" {
 # One PTR record per machine: <reversed private IP>.in-addr.arpa -> <machine>.<domain>, in the
 # zone of the /16 that holds the address.
 resource "aws_route53_record" "machine_ptr" {
-  for_each = local.machines
+  for_each = var.reverse_dns ? local.machines : {}
 
   zone_id = aws_route53_zone.reverse[join(".", concat(reverse(slice(split(".", aws_instance.machine[each.key].private_ip), 0, 2)), ["in-addr.arpa"]))].zone_id
   name    = "${join(".", reverse(split(".", aws_instance.machine[each.key].private_ip)))}.in-addr.arpa"

@@ -12,6 +12,28 @@ variable "region" {
   }
 }
 
+variable "environment" {
+  description = "Name of this deployment of the profile (e.g. staging, prod), added to every account-unique name (KMS alias, log group, IAM roles, security groups) and as the Environment tag, so one profile can be deployed twice in an account. Empty: names use the profile alone."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^([a-z][a-z0-9-]{0,14}[a-z0-9])?$", var.environment))
+    error_message = "The environment must be empty or 2 to 16 lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource (provider default_tags), e.g. cost centre and owner. Profile, ManagedBy, Generator (and Environment) are set by the module."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) >= 1 && length(k) <= 128 && length(v) <= 256 && !startswith(lower(k), "aws:")])
+    error_message = "Every tag key must have 1 to 128 characters and not start with aws:, every value at most 256 characters."
+  }
+}
+
 variable "vpc_cidr" {
   description = "CIDR block of the VPC this module creates (ignored with existing_vpc_id). Split into a public, an app and a data subnet per availability zone."
   type        = string
@@ -57,7 +79,7 @@ variable "existing_private_subnet_ids" {
 }
 
 variable "az_count" {
-  description = "Number of availability zones to spread the machines over (replicas and Sentinels land in different zones)."
+  description = "Number of availability zones to spread the machines over (replicas and Sentinels land in different zones). A region with fewer available zones uses what it has (at least two). A machine keeps the zone of its first apply: lowering az_count below a zone in use fails with a message instead of moving machines and their data."
   type        = number
   default     = 3
 
@@ -67,8 +89,20 @@ variable "az_count" {
   }
 }
 
+variable "single_nat_gateway" {
+  description = "One NAT gateway for the whole VPC instead of one per zone: cheaper (a lab, staging), but the private subnets lose package downloads when its zone fails."
+  type        = bool
+  default     = false
+}
+
+variable "vpc_endpoints" {
+  description = "Interface endpoints for Systems Manager (ssm, ssmmessages, ec2messages) and a gateway endpoint for S3 in the VPC, so Session Manager and S3 keep working without the NAT gateways."
+  type        = bool
+  default     = false
+}
+
 variable "instance_types" {
-  description = "EC2 instance type per role."
+  description = "EC2 instance type per machine class (a role within its Redis deployment: cache-redis and analytics-redis are sized apart from redis)."
   type        = map(string)
   default = {
     gateway  = "c6i.large"
@@ -78,7 +112,7 @@ variable "instance_types" {
 
   validation {
     condition     = alltrue([for role in ["gateway", "redis", "sentinel"] : can(regex("^[a-z][a-z0-9-]*\\.[a-z0-9]+$", var.instance_types[role]))])
-    error_message = "The instance_types map needs a type such as m6i.large for every role: gateway, redis, sentinel."
+    error_message = "The instance_types map needs a type such as m6i.large for every machine class: gateway, redis, sentinel."
   }
 }
 
@@ -94,7 +128,7 @@ variable "root_volume_size_gb" {
 }
 
 variable "data_volume_size_gb" {
-  description = "Size of the separate encrypted data volume of each Redis and database machine, per role, in GiB."
+  description = "Size of the separate encrypted data volume of each Redis and database machine, per machine class, in GiB."
   type        = map(number)
   default = {
     redis = 50
@@ -102,8 +136,25 @@ variable "data_volume_size_gb" {
 
   validation {
     condition     = alltrue([for role in ["redis"] : try(var.data_volume_size_gb[role] >= 1 && var.data_volume_size_gb[role] <= 16384, false)])
-    error_message = "The data_volume_size_gb map needs a size from 1 to 16384 for every role: redis."
+    error_message = "The data_volume_size_gb map needs a size from 1 to 16384 for every machine class: redis."
   }
+}
+
+variable "data_snapshot_retain_count" {
+  description = "Daily snapshots of the data volumes (Data Lifecycle Manager, 03:00 UTC) to keep; 0 creates no snapshot policy."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.data_snapshot_retain_count >= 0 && var.data_snapshot_retain_count <= 1000 && floor(var.data_snapshot_retain_count) == var.data_snapshot_retain_count
+    error_message = "The data_snapshot_retain_count must be a whole number from 0 to 1000."
+  }
+}
+
+variable "data_volume_final_snapshot" {
+  description = "Take a snapshot of a data volume when Terraform destroys or replaces it. Opt out (false) only for throw-away stacks."
+  type        = bool
+  default     = true
 }
 
 variable "ami_id" {
@@ -118,13 +169,48 @@ variable "ami_id" {
 }
 
 variable "ssh_key_name" {
-  description = "Name of an existing EC2 key pair whose public key is installed on every instance (Ansible connects with it)."
+  description = "Name of an existing EC2 key pair whose public key is installed on every instance (Ansible connects with it over SSH, directly or through Session Manager). Null: no key pair (Session Manager shell access only)."
   type        = string
+  default     = null
 
   validation {
-    condition     = length(var.ssh_key_name) > 0 && length(var.ssh_key_name) <= 255
-    error_message = "The ssh_key_name must be the name of an existing EC2 key pair."
+    condition     = var.ssh_key_name == null || try(length(var.ssh_key_name) > 0 && length(var.ssh_key_name) <= 255 && !can(regex("(?i)(^my-|example|change-?me|placeholder)", var.ssh_key_name)), false)
+    error_message = "The ssh_key_name must be the name of an existing EC2 key pair in the region, not the example's placeholder."
   }
+}
+
+variable "ansible_user" {
+  description = "User Ansible logs in as (the AMI's default user: ubuntu for Canonical's Ubuntu images)."
+  type        = string
+  default     = "ubuntu"
+
+  validation {
+    condition     = can(regex("^[a-z_][a-z0-9_-]{0,31}$", var.ansible_user))
+    error_message = "The ansible_user must be a Linux user name such as ubuntu."
+  }
+}
+
+variable "ansible_via_ssm" {
+  description = "In the ansible_inventory output, reach every host through AWS Systems Manager (SSH over an AWS-StartSSHSession tunnel to the instance ID: needs the AWS CLI and its Session Manager plugin where Ansible runs) instead of SSH to the private address."
+  type        = bool
+  default     = false
+}
+
+variable "private_zone_id" {
+  description = "ID of an existing private Route 53 hosted zone for the profile's domain (local.domain), associated with the VPC, to put the machines' A records in. Null creates that zone; in a shared VPC that already has one, creating another fails (ConflictingDomainExists)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.private_zone_id == null || can(regex("^Z[0-9A-Z]{1,31}$", var.private_zone_id))
+    error_message = "The private_zone_id must be a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ, or null."
+  }
+}
+
+variable "reverse_dns" {
+  description = "Create private reverse zones (one per /16 of the VPC) with a PTR record per machine. Nothing in the stack needs them (PostgreSQL's pg_hba.conf names subnets); they take over the VPC resolver's reverse names for the whole /16, which collides in a shared VPC."
+  type        = bool
+  default     = false
 }
 
 variable "admin_cidrs" {
@@ -144,7 +230,7 @@ variable "public_load_balancer" {
 }
 
 variable "lb_allowed_cidrs" {
-  description = "IPv4 CIDR blocks allowed to reach the load balancer's HTTPS listener (443). 0.0.0.0/0 is accepted only with public_load_balancer = true."
+  description = "IPv4 CIDR blocks allowed to reach the load balancer's listener (HTTPS on 443, or HTTP on 80 without certificate_arn). 0.0.0.0/0 is accepted only with public_load_balancer = true."
   type        = list(string)
 
   validation {
@@ -154,22 +240,24 @@ variable "lb_allowed_cidrs" {
 }
 
 variable "certificate_arn" {
-  description = "ARN of the ACM certificate the load balancer's HTTPS listener presents (the API host name clients use)."
+  description = "ARN of the ACM certificate the load balancer's HTTPS listener presents (the API host name clients use). Null: a plain HTTP listener on port 80, for a lab only (a check warns)."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
-    error_message = "The certificate_arn must be the ARN of an ACM certificate."
+    condition     = var.certificate_arn == null || try(can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn)) && !can(regex(":123456789012:|/0{8}-0{4}-0{4}-0{4}-0{12}$", var.certificate_arn)), false)
+    error_message = "The certificate_arn must be the ARN of an issued ACM certificate in your account (not the example's placeholder with account 123456789012), or null for an HTTP-only lab listener."
   }
 }
 
 variable "lb_access_logs_bucket" {
-  description = "Existing S3 bucket that receives the load balancer's access logs (its policy must allow Elastic Load Balancing to write)."
+  description = "Existing S3 bucket that receives the load balancer's access logs (its policy must allow Elastic Load Balancing to write). Null: no access logs (a check warns)."
   type        = string
+  default     = null
 
   validation {
-    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.lb_access_logs_bucket))
-    error_message = "The lb_access_logs_bucket must be an S3 bucket name."
+    condition     = var.lb_access_logs_bucket == null || try(can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.lb_access_logs_bucket)) && !can(regex("(^my-|example|change-?me|placeholder)", var.lb_access_logs_bucket)), false)
+    error_message = "The lb_access_logs_bucket must be the name of an existing S3 bucket (not the example's placeholder), or null for no access logs."
   }
 }
 

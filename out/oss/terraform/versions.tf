@@ -4,9 +4,10 @@ terraform {
   required_version = ">= 1.5"
 
   required_providers {
+    # 5.100 (the last 5.x) and the 6.x line: the module uses no argument only one of them has.
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = ">= 5.100, < 7.0"
     }
   }
 }
@@ -15,11 +16,11 @@ provider "aws" {
   region = var.region
 
   default_tags {
-    tags = {
+    tags = merge(var.tags, var.environment == "" ? {} : { Environment = var.environment }, {
       Profile   = local.profile
       ManagedBy = "terraform"
       Generator = "tykgen"
-    }
+    })
   }
 }
 
@@ -28,4 +29,8 @@ locals {
   # (<machine>.<domain>): the configuration bundle refers to machines by these names.
   profile = "oss"
   domain  = "tyk.internal"
+  # Prefix of every name that must be unique in the account and region (KMS alias, log group,
+  # IAM roles, security groups): the profile, plus the environment when one is set, so staging
+  # and production of one profile live side by side.
+  name = var.environment == "" ? local.profile : "${local.profile}-${var.environment}"
 }

@@ -1,7 +1,9 @@
 # One EC2 instance per machine of the topology, from local.machines. Every instance is private
 # (no public address): the Tyk components in the "app" subnets, Redis, Sentinels and databases in
-# the "data" subnets. Machines of one role are spread over the zones by az_index. IMDSv2 only,
-# encrypted root volumes; Redis and database machines get a separate encrypted data volume.
+# the "data" subnets. Machines are spread over the zones by az_index (a tier's machines in
+# consecutive zones, the tiers offset from each other) and keep the zone of their first apply
+# (terraform_data.placement). IMDSv2 only, encrypted root volumes; Redis and database machines
+# get a separate encrypted data volume, snapshotted daily and on destroy.
 data "aws_ami" "ubuntu" {
   most_recent = true
   owners      = ["099720109477"] # Canonical
@@ -20,15 +22,16 @@ data "aws_ami" "ubuntu" {
 locals {
   ami_id = coalesce(var.ami_id, data.aws_ami.ubuntu.id)
 
-  # Generated from the topology: machine => role, Ansible group, security group tier, subnet tier,
-  # zone index (taken modulo the number of zones) and whether it has a data volume.
+  # Generated from the topology: machine => role, Ansible group, security group tier (also the
+  # machine class of var.instance_types), subnet tier, zone index (taken modulo the number of
+  # zones in use) and whether it has a data volume.
   machines = {
     "gateway-1" = {
       role           = "gateway"
       group          = "tyk_gateway"
       security_group = "gateway"
       subnet         = "app"
-      az_index       = 0
+      az_index       = 3
       data_volume    = false
     }
     "gateway-2" = {
@@ -36,7 +39,7 @@ locals {
       group          = "tyk_gateway"
       security_group = "gateway"
       subnet         = "app"
-      az_index       = 1
+      az_index       = 4
       data_volume    = false
     }
     "dashboard-1" = {
@@ -52,7 +55,7 @@ locals {
       group          = "tyk_pump"
       security_group = "pump"
       subnet         = "app"
-      az_index       = 0
+      az_index       = 4
       data_volume    = false
     }
     "redis-1" = {
@@ -60,7 +63,7 @@ locals {
       group          = "redis"
       security_group = "redis"
       subnet         = "data"
-      az_index       = 0
+      az_index       = 1
       data_volume    = true
     }
     "redis-2" = {
@@ -68,7 +71,7 @@ locals {
       group          = "redis"
       security_group = "redis"
       subnet         = "data"
-      az_index       = 1
+      az_index       = 2
       data_volume    = true
     }
     "redis-3" = {
@@ -76,7 +79,7 @@ locals {
       group          = "redis"
       security_group = "redis"
       subnet         = "data"
-      az_index       = 2
+      az_index       = 3
       data_volume    = true
     }
     "sentinel-1" = {
@@ -84,7 +87,7 @@ locals {
       group          = "redis_sentinel"
       security_group = "sentinel"
       subnet         = "data"
-      az_index       = 0
+      az_index       = 5
       data_volume    = false
     }
     "sentinel-2" = {
@@ -92,7 +95,7 @@ locals {
       group          = "redis_sentinel"
       security_group = "sentinel"
       subnet         = "data"
-      az_index       = 1
+      az_index       = 6
       data_volume    = false
     }
     "sentinel-3" = {
@@ -100,7 +103,7 @@ locals {
       group          = "redis_sentinel"
       security_group = "sentinel"
       subnet         = "data"
-      az_index       = 2
+      az_index       = 7
       data_volume    = false
     }
     "postgres-1" = {
@@ -108,7 +111,7 @@ locals {
       group          = "postgres_primary"
       security_group = "postgres"
       subnet         = "data"
-      az_index       = 0
+      az_index       = 2
       data_volume    = true
     }
     "postgres-2" = {
@@ -116,9 +119,29 @@ locals {
       group          = "postgres_replica"
       security_group = "postgres"
       subnet         = "data"
-      az_index       = 1
+      az_index       = 3
       data_volume    = true
     }
+  }
+}
+
+# A set key pair must exist: fail at plan, not halfway through apply.
+data "aws_key_pair" "ssh" {
+  count = var.ssh_key_name == null ? 0 : 1
+
+  key_name = var.ssh_key_name
+}
+
+# The zone of every machine, fixed on its first apply: changing az_count (or an existing VPC's
+# subnets) later must not move a machine and replace its data volume. To move one deliberately
+# (after a snapshot): terraform apply -replace='terraform_data.placement["<machine>"]'.
+resource "terraform_data" "placement" {
+  for_each = local.machines
+
+  input = local.azs[each.value.az_index % length(local.azs)]
+
+  lifecycle {
+    ignore_changes = [input]
   }
 }
 
@@ -126,10 +149,10 @@ resource "aws_instance" "machine" {
   for_each = local.machines
 
   ami                         = local.ami_id
-  instance_type               = var.instance_types[each.value.role]
-  subnet_id                   = local.subnet_ids[each.value.subnet][each.value.az_index % length(local.subnet_ids[each.value.subnet])]
+  instance_type               = var.instance_types[each.value.security_group]
+  subnet_id                   = try(local.subnet_by_zone[each.value.subnet][terraform_data.placement[each.key].output], null)
   vpc_security_group_ids      = [aws_security_group.tier[each.value.security_group].id]
-  key_name                    = var.ssh_key_name
+  key_name                    = try(data.aws_key_pair.ssh[0].key_name, null)
   iam_instance_profile        = aws_iam_instance_profile.instance.name
   associate_public_ip_address = false
   ebs_optimized               = true
@@ -150,7 +173,7 @@ resource "aws_instance" "machine" {
   }
 
   tags = {
-    Name    = "${local.profile}-${each.key}"
+    Name    = "${local.name}-${each.key}"
     Role    = each.value.role
     Group   = each.value.group
     Machine = each.key
@@ -161,8 +184,12 @@ resource "aws_instance" "machine" {
     ignore_changes = [ami]
 
     precondition {
-      condition     = length(local.subnet_ids.app) >= 2 && length(local.subnet_ids.data) >= 2
+      condition     = length(local.azs) >= 2
       error_message = "The instances need private subnets in at least two availability zones (existing_private_subnet_ids)."
+    }
+    precondition {
+      condition     = contains(local.azs, terraform_data.placement[each.key].output)
+      error_message = "${each.key} was placed in ${terraform_data.placement[each.key].output} on its first apply, which is no longer among the zones in use (${join(", ", local.azs)}): lowering az_count or dropping that zone's subnet would move it and replace its data. Restore the zone, or move the machine deliberately after a snapshot: terraform apply -replace='terraform_data.placement[\"${each.key}\"]'."
     }
   }
 }
@@ -170,20 +197,56 @@ resource "aws_instance" "machine" {
 resource "aws_ebs_volume" "data" {
   for_each = { for name, m in local.machines : name => m if m.data_volume }
 
-  availability_zone = aws_instance.machine[each.key].availability_zone
-  size              = var.data_volume_size_gb[each.value.role]
+  availability_zone = terraform_data.placement[each.key].output
+  size              = var.data_volume_size_gb[each.value.security_group]
   type              = "gp3"
   encrypted         = true
   kms_key_id        = aws_kms_key.this.arn
+  # Replacing or destroying the volume leaves a snapshot of its data (var.data_volume_final_snapshot).
+  final_snapshot = var.data_volume_final_snapshot
 
   tags = {
-    Name    = "${local.profile}-${each.key}-data"
-    Role    = each.value.role
-    Machine = each.key
+    Name     = "${local.name}-${each.key}-data"
+    Role     = each.value.role
+    Machine  = each.key
+    Snapshot = "${local.name}-data"
   }
 }
 
-# Appears as /dev/nvme1n1 on Nitro instances; the Ansible step formats and mounts it.
+# Daily snapshots of every data volume (tag Snapshot), the newest data_snapshot_retain_count kept.
+resource "aws_dlm_lifecycle_policy" "data" {
+  count = var.data_snapshot_retain_count > 0 ? 1 : 0
+
+  description        = "tykgen ${local.name} daily snapshots of the data volumes"
+  execution_role_arn = aws_iam_role.snapshots[0].arn
+  state              = "ENABLED"
+
+  policy_details {
+    resource_types = ["VOLUME"]
+    target_tags = {
+      Snapshot = "${local.name}-data"
+    }
+
+    schedule {
+      name      = "daily"
+      copy_tags = true
+
+      create_rule {
+        interval      = 24
+        interval_unit = "HOURS"
+        times         = ["03:00"]
+      }
+
+      retain_rule {
+        count = var.data_snapshot_retain_count
+      }
+    }
+  }
+}
+
+# Appears as /dev/nvme1n1 on Nitro instances, and always as
+# /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_<volume ID without the dash> (the
+# tykgen_data_volume_device of the ansible_inventory output); the Ansible step formats and mounts it.
 resource "aws_volume_attachment" "data" {
   for_each = aws_ebs_volume.data
 

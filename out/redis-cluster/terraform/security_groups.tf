@@ -190,12 +190,12 @@ resource "aws_security_group" "tier" {
   #checkov:skip=CKV2_AWS_5:Attached to aws_instance.machine through vpc_security_group_ids by for_each key, which checkov's graph does not resolve; the tests check every tier has machines.
   for_each = local.security_groups
 
-  name_prefix = "${local.profile}-${each.key}-"
-  description = "tykgen ${local.profile} ${each.value.description}"
+  name_prefix = "${local.name}-${each.key}-"
+  description = "tykgen ${local.name} ${each.value.description}"
   vpc_id      = local.vpc_id
 
   tags = {
-    Name = "${local.profile}-${each.key}"
+    Name = "${local.name}-${each.key}"
     Role = each.value.role
   }
 
