@@ -25,8 +25,10 @@
 //!   `tykgen_env` (written to `/etc/default/<service>` by a Jinja template, mode 0600,
 //!   `no_log`), `SecretUse::File` becomes `tykgen_secret_files` (the same placeholders, filled in
 //!   from the vault). The placeholders and templates are data (`!unsafe`), never Jinja.
-//! - **Every profile-derived string** in YAML is written `!unsafe "…"` (the `ansible` filter or
-//!   `!unsafe "<< x >>"`), so Ansible never templates it.
+//! - **Every profile-derived string** in YAML goes through the `ansible` filter: `!unsafe "…"`
+//!   when it holds a `{` (so Ansible never templates it), a plain `"…"` otherwise (so a version,
+//!   mode or name reaches the roles as a string: ansible-core 2.19 types a tagged scalar by its
+//!   text, reading `!unsafe "7.2"` as the float 7.2).
 //! - **Only `ansible.builtin`** modules: it is all that ansible-core ships (no `ansible.posix`
 //!   or `community.general` in the tested toolchain), so sysctls, limits and the firewall are
 //!   files plus handlers.
