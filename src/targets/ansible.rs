@@ -117,6 +117,8 @@ struct ProjectCtx<'a> {
     tyk_version: String,
     pump_version: String,
     gateway_serial: u32,
+    /// `targets.ansible.packages`: where Redis and the database come from.
+    packages: &'static str,
     groups: Vec<Group>,
     secrets: Vec<SecretEntry>,
     redis: Vec<RedisDep>,
@@ -128,6 +130,8 @@ struct ProjectCtx<'a> {
     redis_first: Vec<String>,
     /// Redis replicas (Sentinel mode), started after their primaries.
     redis_replicas: Vec<String>,
+    /// Every Redis server.
+    redis_servers: Vec<String>,
     /// Groups of Sentinels.
     sentinel_groups: Vec<String>,
     /// Redis Cluster deployments.
@@ -232,6 +236,15 @@ struct HostCtx<'a> {
     firewall: Vec<FirewallRule>,
     redis_host: bool,
     redis_version: Option<String>,
+    /// Redis `maxclients` of a Redis server (its unit's open-file limit is at least this + 32,
+    /// the descriptors Redis keeps for itself, so it never lowers maxclients).
+    redis_maxclients: Option<u32>,
+    /// The Redis deployment of a Redis or Sentinel host: (TLS, vault variable of its password,
+    /// Sentinel master name), for the health checks.
+    redis_tls: bool,
+    redis_password_variable: Option<String>,
+    redis_master_name: Option<String>,
+    sentinel_password_variable: Option<String>,
     data_volume: Option<DataVolume>,
 }
 
@@ -407,6 +420,11 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
         firewall,
         redis_host: matches!(m.role, Role::Redis | Role::Sentinel),
         redis_version: dep.map(|d| d.settings.version.as_str().to_owned()),
+        redis_maxclients: dep.filter(|_| m.role == Role::Redis).map(|d| d.settings.maxclients),
+        redis_tls: dep.is_some_and(|d| d.settings.tls.enabled),
+        redis_password_variable: dep.map(|d| format!("vault_{}", d.password_secret)),
+        redis_master_name: dep.and_then(|d| d.master_name.clone()),
+        sentinel_password_variable: dep.and_then(|d| d.sentinel_secret.as_ref()).map(|s| format!("vault_{s}")),
         data_volume: data_volume(m.role),
     }
 }
@@ -526,6 +544,7 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         tyk_version: p.tyk.version.as_str().to_owned(),
         pump_version: p.tyk.pump_version.as_str().to_owned(),
         gateway_serial: p.targets.ansible.gateway_serial,
+        packages: p.targets.ansible.packages.as_str(),
         groups,
         secrets,
         has_tls: redis.iter().any(|r| r.tls) || database.as_ref().is_some_and(|d| d.tls),
@@ -534,6 +553,7 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         gateways: names(Role::Gateway),
         dashboards: names(Role::Dashboard),
         pumps: names(Role::Pump),
+        redis_servers: names(Role::Redis),
         redis_first,
         redis_replicas,
         sentinel_groups,
@@ -560,6 +580,8 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "playbooks/gateways.yml",
     "playbooks/pump.yml",
     "playbooks/health.yml",
+    "playbooks/data_tier.yml",
+    "playbooks/data_health.yml",
     "roles/common/defaults/main.yml",
     "roles/common/tasks/main.yml",
     "roles/common/tasks/os.yml",

@@ -262,7 +262,7 @@ fn no_secret_values_and_every_secret_in_the_vault_example() {
 const HOSTILE_DESCRIPTION: &str = "{{ lookup('pipe','id') }} {% if true %}x{% endif %} \"q\" $HOME";
 
 /// Variables whose value is the project's own Jinja (group_vars), not profile data.
-const OWN_JINJA: &[&str] = &["tykgen_files_dir:", "tykgen_tls_dir:", "tykgen_address:"];
+const OWN_JINJA: &[&str] = &["tykgen_files_dir:", "tykgen_tls_dir:", "tykgen_address:", "suites:"];
 
 #[test]
 fn profile_strings_that_could_hold_jinja_are_unsafe_and_the_others_plain() {
@@ -292,7 +292,7 @@ fn profile_strings_that_could_hold_jinja_are_unsafe_and_the_others_plain() {
     for path in files(&project.join("inventory")) {
         let rel = path.strip_prefix(&project).unwrap().to_string_lossy().into_owned();
         for line in std::fs::read_to_string(&path).unwrap().lines() {
-            if line.trim_start().starts_with('#') || OWN_JINJA.iter().any(|v| line.starts_with(v)) {
+            if line.trim_start().starts_with('#') || OWN_JINJA.iter().any(|v| line.trim_start().starts_with(v)) {
                 continue;
             }
             if let Some(c) = quoted.captures(line) {

@@ -14,6 +14,7 @@ mod determinism;
 mod errors;
 mod hostile;
 mod key_tables;
+mod real_hosts;
 mod terraform;
 mod tools;
 mod tyk_schema;
