@@ -41,7 +41,7 @@ use super::Context;
 use crate::config::tls_paths;
 use crate::output::{FileMode, FileSet};
 use crate::profile::{Engine, RedisMode};
-use crate::topology::{Machine, Peer, Replication, Role, SecretUse, Service, Store};
+use crate::topology::{Machine, POSTGRES_PORT, Peer, Replication, Role, SecretUse, Service, Store};
 
 /// Suffix of placeholder `ansible_host` values (RFC 2606: never resolves).
 pub const PLACEHOLDER_SUFFIX: &str = ".CHANGE-ME.invalid";
@@ -394,6 +394,22 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
             Peer::LoadBalancer => rule.external.push("load_balancer"),
             Peer::Clients => rule.external.push("clients"),
             Peer::Admins => rule.external.push("admins"),
+        }
+    }
+    // Every database member admits the others on its port: after a promotion, the old primary
+    // re-attaches to the new one (the topology's links only run replica -> first primary).
+    if m.role == Role::Postgres
+        && let Some(db) = &t.database
+    {
+        let others = db.members.iter().filter(|n| **n != m.name).cloned();
+        match firewall.iter_mut().find(|r| r.port == POSTGRES_PORT) {
+            Some(r) => r.machines.extend(others),
+            None => firewall.push(FirewallRule {
+                port: POSTGRES_PORT,
+                service: service_word(Service::Postgres),
+                machines: others.collect(),
+                external: Vec::new(),
+            }),
         }
     }
     for r in &mut firewall {

@@ -762,3 +762,29 @@ fn the_mongodb_key_url_is_one_string() {
     assert_eq!(url, format!("https://pgp.mongodb.com/server-{major}.0.asc"));
     assert_eq!(key["fingerprint"].as_str().map(str::len), Some(40), "{main}");
 }
+
+/// The firewall of every PostgreSQL member admits the other members on 5432 (a promoted replica's
+/// old primary must re-attach; the topology's links only run replica -> primary), and the firewall
+/// unit loads before the network (DefaultDependencies=no). (Failed before: postgres-2 admitted
+/// no member, and the unit had the default dependencies.)
+#[test]
+fn database_members_admit_each_other_and_the_firewall_loads_early() {
+    let vars = regex::Regex::new(r"(?s)tykgen_firewall_rules:\n(.*)").unwrap();
+    for profile in builtins() {
+        let project = project(&profile);
+        let firewall = &project["roles/common/tasks/firewall.yml"];
+        assert!(firewall.contains("      DefaultDependencies=no\n"), "{profile}: {firewall}");
+        let loaded = tykgen::profile::load(&Input { profile: Some(profile.clone()), ..Input::default() }).unwrap();
+        let t = tykgen::topology::build(&loaded.profile);
+        let Some(db) = t.database.as_ref().filter(|d| d.engine == tykgen::profile::Engine::Postgres) else { continue };
+        for m in &db.members {
+            let host_vars = &project[&format!("inventory/host_vars/{m}.yml")];
+            let rules = &vars.captures(host_vars).unwrap()[1];
+            let pg = &rules[rules.find("- port: 5432\n").unwrap_or_else(|| panic!("{profile}: {m}: no 5432 rule"))..];
+            let pg = pg.split("\n  - port:").next().unwrap();
+            for other in db.members.iter().filter(|o| *o != m) {
+                assert!(pg.contains(&format!("- \"{other}\"\n")), "{profile}: {m} does not admit {other}:\n{pg}");
+            }
+        }
+    }
+}

@@ -70,7 +70,7 @@ nsx() {
 }
 
 up() {
-    [ -x "$DIR/rootfs/lib/systemd/systemd" ] && [ -f "$DIR/mirror/Packages" ] || prepare
+    prepare
     if [ -e "$RUN/hosts" ]; then down; fi
     mkdir -p "$RUN"
     : >"$RUN/hosts"
