@@ -239,7 +239,7 @@ fn engine(lang: Lang) -> anyhow::Result<Tera> {
 /// | `hcl`     | `"…"` HCL quoted string                 |
 /// | `yaml`    | `"…"` YAML double-quoted scalar         |
 /// | `compose` | `"…"` YAML double-quoted, `$` as `$$`   |
-/// | `ansible` | `!unsafe "…"` YAML, never templated     |
+/// | `ansible` | `"…"` YAML; `!unsafe "…"` when it has `{` |
 /// | `redis`   | `"…"` redis.conf argument               |
 /// | `pg`      | `'…'` postgresql.conf value             |
 /// | `shell`   | `'…'` POSIX single-quoted word          |
@@ -257,8 +257,16 @@ fn register_filters(tera: &mut Tera) {
     tera.register_filter("compose", |v: Value, _: Kwargs, _: &State| {
         literal(&v, "compose", |s| Ok(format!("\"{}\"", escape::compose_string(s))))
     });
+    // Ansible templates a string only when it holds a Jinja delimiter (`{{`, `{%`, `{#`, all
+    // starting with `{`): such a string is tagged `!unsafe`, never templated. Any other string stays
+    // untagged, because ansible-core 2.19 resolves a tagged scalar's type from its text (it reads
+    // `!unsafe "7.2"` as the float 7.2 and `!unsafe "0644"` as the int 420), and a version, mode or
+    // name must reach the roles as a string.
     tera.register_filter("ansible", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "ansible", |s| Ok(format!("!unsafe \"{}\"", escape::yaml_dq_string(s))))
+        literal(&v, "ansible", |s| {
+            let tag = if s.contains('{') { "!unsafe " } else { "" };
+            Ok(format!("{tag}\"{}\"", escape::yaml_dq_string(s)))
+        })
     });
     tera.register_filter("redis", |v: Value, _: Kwargs, _: &State| {
         literal(&v, "redis", |s| Ok(format!("\"{}\"", escape::redis_conf_string(s))))
@@ -495,8 +503,11 @@ mod tests {
             assert_eq!(m.len(), 2, "{out}");
             assert!(m.values().all(|v| v == HOSTILE), "{name}: {out}");
         }
-        let ansible = r.render("ansible/a.yml.tera", &ctx("x")).unwrap();
-        assert_eq!(ansible, "x: !unsafe \"x\"\ny: !unsafe \"x\"\n");
+        // `ansible` tags only a string that could hold Jinja: a version stays a plain string.
+        let ansible = r.render("ansible/a.yml.tera", &ctx("7.2")).unwrap();
+        assert_eq!(ansible, "x: !unsafe \"7.2\"\ny: \"7.2\"\n");
+        let ansible = r.render("ansible/a.yml.tera", &ctx("{{ x }}")).unwrap();
+        assert_eq!(ansible, "x: !unsafe \"{{ x }}\"\ny: !unsafe \"{{ x }}\"\n");
         // Compose: after YAML parsing, `$` is doubled (compose un-doubles it).
         let out = r.render("compose/c.yml.tera", &ctx(HOSTILE)).unwrap();
         let m: BTreeMap<String, String> = serde_saphyr::from_str(&out).unwrap();
@@ -524,7 +535,7 @@ mod tests {
         let out = r.render("ansible/site.yml.tera", &ctx("gw")).unwrap();
         assert_eq!(
             out,
-            "- hosts: !unsafe \"gw\"\n  vars:\n    x: \"{{ ansible_host }}\"\n  tasks: \n    - debug: msg=\"{% if a %}{{ item }}{% endif %}\"\n"
+            "- hosts: \"gw\"\n  vars:\n    x: \"{{ ansible_host }}\"\n  tasks: \n    - debug: msg=\"{% if a %}{{ item }}{% endif %}\"\n"
         );
     }
 

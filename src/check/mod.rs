@@ -120,6 +120,13 @@ pub const RULES: &[Rule] = &[
         source: "tyk-docs release-notes/dashboard.mdx 5.8.7 and 5.10.1",
     },
     Rule {
+        id: "TYK-COMPAT-DISTRO",
+        family: Family::Compatibility,
+        severity: Severity::Error,
+        title: "with `targets.ansible.packages: distro`, a supported operating system ships the profile's Redis and database versions",
+        source: "the distributions' package archives (Debian 12: redis 5:7.0.15, postgresql-15; Ubuntu 24.04: redis 5:7.0.15, postgresql-16; Ubuntu 22.04: redis 5:6.0.16, postgresql-14)",
+    },
+    Rule {
         id: "TYK-AVAIL-GATEWAYS",
         family: Family::Availability,
         severity: Severity::Warning,

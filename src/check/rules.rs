@@ -3,7 +3,7 @@
 
 use super::{Finding, rule};
 use crate::diagnostic::Severity;
-use crate::profile::{Engine, Loaded, Persistence, Profile, Redis, RedisMode, TlsVersion};
+use crate::profile::{Engine, Loaded, PackageSource, Persistence, Profile, Redis, RedisMode, TlsVersion, Version};
 use crate::topology::{self, Role, Store, Topology};
 use crate::versions::{
     self, ANY, Range, in_range, pump_mongodb, pump_postgres, pump_redis, tyk_mongodb, tyk_postgres, tyk_redis,
@@ -14,6 +14,7 @@ pub(super) fn all(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
     let mut c = Checker { loaded, p: &loaded.profile, t: topology, out: Vec::new() };
     c.compatibility();
     c.defects();
+    c.distro_packages();
     c.availability();
     c.data();
     c.security();
@@ -44,6 +45,11 @@ const PUMP_PAIRS: &[(Triple, Triple)] = &[((5, 13, 0), (1, 14, 0)), ((5, 6, 0), 
 
 /// True when the profile says it is for production: its name or description has the word
 /// `prod` or `production` (not preceded by `non`, `not` or `pre`).
+/// What the supported operating systems ship (`tykgen_supported_os` of the Ansible target):
+/// (name, Redis (major, minor), PostgreSQL major). None ships MongoDB.
+const DISTRO_PACKAGES: &[(&str, (u32, u32), u32)] =
+    &[("Debian 12", (7, 0), 15), ("Ubuntu 22.04", (6, 0), 14), ("Ubuntu 24.04", (7, 0), 16)];
+
 pub(super) fn claims_production(p: &Profile) -> bool {
     [p.name.as_str(), p.description.as_str()].iter().any(|text| {
         let lower = text.to_lowercase();
@@ -231,6 +237,53 @@ impl<'a> Checker<'a> {
                 format!(
                     "its Log Browser queries `tyk_analytics` instead of the daily `tyk_analytics_YYYYMMDD` tables; fixed in Dashboard {fixed}"
                 ),
+            );
+        }
+    }
+
+    /// `targets.ansible.packages: distro` installs what the operating system ships: say which
+    /// supported systems satisfy the profile's versions, and fail when none does.
+    fn distro_packages(&mut self) {
+        if self.p.targets.ansible.packages != PackageSource::Distro {
+            return;
+        }
+        let at = "targets.ansible.packages";
+        let redis: Vec<(&str, &Version)> =
+            self.redis_deployments().into_iter().map(|(_, key, r)| (key, &r.version)).collect();
+        let db = self.p.database.as_ref().map(|d| (d.engine, &d.version));
+        let fits = |(_, (rmaj, rmin), pg): &(&str, (u32, u32), u32)| {
+            redis.iter().all(|(_, v)| (v.major(), v.minor()) == (*rmaj, *rmin))
+                && db.is_none_or(|(e, v)| e == Engine::Postgres && v.major() == *pg)
+        };
+        let ok: Vec<&str> = DISTRO_PACKAGES.iter().filter(|d| fits(d)).map(|d| d.0).collect();
+        let shipped = DISTRO_PACKAGES
+            .iter()
+            .map(|(os, (rmaj, rmin), pg)| format!("{os}: Redis {rmaj}.{rmin}, PostgreSQL {pg}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let wanted = redis
+            .iter()
+            .map(|(key, v)| format!("Redis {v} (`{key}.version`)"))
+            .chain(db.map(|(e, v)| match e {
+                Engine::Postgres => format!("PostgreSQL {v}"),
+                Engine::Mongodb => format!("MongoDB {v} (no distribution ships it)"),
+            }))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if ok.is_empty() {
+            self.add(
+                "TYK-COMPAT-DISTRO",
+                at,
+                format!("no supported operating system ships {wanted}: change the versions or `{at}`"),
+                format!("the distributions ship {shipped}; use `upstream` or `mirror` for other versions"),
+            );
+        } else {
+            self.add_as(
+                "TYK-COMPAT-DISTRO",
+                Severity::Note,
+                at,
+                format!("distribution packages satisfy {wanted} only on {}", ok.join(", ")),
+                format!("the distributions ship {shipped}; the roles check the installed version"),
             );
         }
     }

@@ -207,3 +207,30 @@ fn placement_compares_addresses_canonically() {
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.path, "machines.postgres-1.address");
 }
+
+#[test]
+fn distro_packages_say_which_systems_ship_the_versions() {
+    // production asks Redis 7.2 and PostgreSQL 16: no distribution ships 7.2.
+    let r = builtin("production", &["targets.ansible.packages=distro"]);
+    assert_eq!(ids(&r, Severity::Error), BTreeSet::from(["TYK-COMPAT-DISTRO"]));
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-COMPAT-DISTRO").unwrap();
+    assert!(f.message.contains("Redis 7.2 (`redis.version`)"), "{}", f.message);
+    assert_eq!(f.path, "targets.ansible.packages");
+    // Redis 7.0 and PostgreSQL 15: Debian 12 only.
+    let r = builtin("production", &["targets.ansible.packages=distro", "redis.version=7.0", "database.version=15"]);
+    assert!(ids(&r, Severity::Error).is_empty(), "{:?}", ids(&r, Severity::Error));
+    let f = r.findings.iter().find(|f| f.rule.id == "TYK-COMPAT-DISTRO").unwrap();
+    assert_eq!(f.severity, Severity::Note);
+    assert!(f.message.ends_with("only on Debian 12"), "{}", f.message);
+    // MongoDB: no distribution.
+    let r = builtin("production-mongo", &["targets.ansible.packages=distro", "redis.version=7.0"]);
+    assert!(ids(&r, Severity::Error).contains("TYK-COMPAT-DISTRO"));
+    // The default (upstream) and mirror say nothing.
+    for source in ["upstream", "mirror"] {
+        let r = builtin("production", &[&format!("targets.ansible.packages={source}")]);
+        assert!(r.findings.iter().all(|f| f.rule.id != "TYK-COMPAT-DISTRO"), "{source}");
+    }
+    // A typo is a located profile error.
+    let r = builtin("production", &["targets.ansible.packages=distor"]);
+    assert_eq!(ids(&r, Severity::Error), BTreeSet::from(["TYK-PROFILE"]));
+}

@@ -497,11 +497,43 @@ pub struct AnsibleOptions {
     #[serde(default = "one")]
     #[schemars(range(min = 1, max = 100))]
     pub gateway_serial: u32,
+    /// Where the roles install Redis and the database from (Tyk's own packages always come from
+    /// Tyk's repositories).
+    #[serde(default)]
+    pub packages: PackageSource,
 }
 
 impl Default for AnsibleOptions {
     fn default() -> Self {
-        Self { gateway_serial: 1 }
+        Self { gateway_serial: 1, packages: PackageSource::default() }
+    }
+}
+
+/// Package source of the data tier (`targets.ansible.packages`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageSource {
+    /// The publishers' repositories (packages.redis.io, apt.postgresql.org, MongoDB's), at
+    /// exactly the profile's versions.
+    #[default]
+    Upstream,
+    /// The operating system's own packages: only the versions it ships (`tykgen check` says
+    /// which operating systems satisfy the profile).
+    Distro,
+    /// The publishers' package names and versions from the operator's own repository
+    /// (`tykgen_repos` in the inventory: URI, suite, components and key per component).
+    Mirror,
+}
+
+impl PackageSource {
+    /// The word used in the profile and in the generated inventory.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Upstream => "upstream",
+            Self::Distro => "distro",
+            Self::Mirror => "mirror",
+        }
     }
 }
 

@@ -26,8 +26,10 @@
 //!   `tykgen_env` (written to `/etc/default/<service>` by a Jinja template, mode 0600,
 //!   `no_log`), `SecretUse::File` becomes `tykgen_secret_files` (the same placeholders, filled in
 //!   from the vault). The placeholders and templates are data (`!unsafe`), never Jinja.
-//! - **Every profile-derived string** in YAML is written `!unsafe "…"` (the `ansible` filter or
-//!   `!unsafe "<< x >>"`), so Ansible never templates it.
+//! - **Every profile-derived string** in YAML goes through the `ansible` filter: `!unsafe "…"`
+//!   when it holds a `{` (so Ansible never templates it), a plain `"…"` otherwise (so a version,
+//!   mode or name reaches the roles as a string: ansible-core 2.19 types a tagged scalar by its
+//!   text, reading `!unsafe "7.2"` as the float 7.2).
 //! - **Only `ansible.builtin`** modules: it is all that ansible-core ships (no `ansible.posix`
 //!   or `community.general` in the tested toolchain), so sysctls, limits and the firewall are
 //!   files plus handlers.
@@ -40,7 +42,7 @@ use super::Context;
 use crate::config::tls_paths;
 use crate::output::{FileMode, FileSet};
 use crate::profile::{Engine, RedisMode};
-use crate::topology::{Machine, Peer, Replication, Role, SecretUse, Service, Store};
+use crate::topology::{Machine, POSTGRES_PORT, Peer, Replication, Role, SecretUse, Service, Store};
 
 /// Suffix of placeholder `ansible_host` values (RFC 2606: never resolves).
 pub const PLACEHOLDER_SUFFIX: &str = ".CHANGE-ME.invalid";
@@ -121,6 +123,8 @@ struct ProjectCtx<'a> {
     /// True when it is `/ready`: 200 only with Redis connected and the APIs loaded.
     gateway_ready: bool,
     gateway_serial: u32,
+    /// `targets.ansible.packages`: where Redis and the database come from.
+    packages: &'static str,
     groups: Vec<Group>,
     secrets: Vec<SecretEntry>,
     redis: Vec<RedisDep>,
@@ -132,6 +136,8 @@ struct ProjectCtx<'a> {
     redis_first: Vec<String>,
     /// Redis replicas (Sentinel mode), started after their primaries.
     redis_replicas: Vec<String>,
+    /// Every Redis server.
+    redis_servers: Vec<String>,
     /// Groups of Sentinels.
     sentinel_groups: Vec<String>,
     /// Redis Cluster deployments.
@@ -236,6 +242,15 @@ struct HostCtx<'a> {
     firewall: Vec<FirewallRule>,
     redis_host: bool,
     redis_version: Option<String>,
+    /// Redis `maxclients` of a Redis server (its unit's open-file limit is at least this + 32,
+    /// the descriptors Redis keeps for itself, so it never lowers maxclients).
+    redis_maxclients: Option<u32>,
+    /// The Redis deployment of a Redis or Sentinel host: (TLS, vault variable of its password,
+    /// Sentinel master name), for the health checks.
+    redis_tls: bool,
+    redis_password_variable: Option<String>,
+    redis_master_name: Option<String>,
+    sentinel_password_variable: Option<String>,
     data_volume: Option<DataVolume>,
 }
 
@@ -387,6 +402,22 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
             Peer::Admins => rule.external.push("admins"),
         }
     }
+    // Every database member admits the others on its port: after a promotion, the old primary
+    // re-attaches to the new one (the topology's links only run replica -> first primary).
+    if m.role == Role::Postgres
+        && let Some(db) = &t.database
+    {
+        let others = db.members.iter().filter(|n| **n != m.name).cloned();
+        match firewall.iter_mut().find(|r| r.port == POSTGRES_PORT) {
+            Some(r) => r.machines.extend(others),
+            None => firewall.push(FirewallRule {
+                port: POSTGRES_PORT,
+                service: service_word(Service::Postgres),
+                machines: others.collect(),
+                external: Vec::new(),
+            }),
+        }
+    }
     for r in &mut firewall {
         r.machines.sort();
         r.machines.dedup();
@@ -411,6 +442,11 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
         firewall,
         redis_host: matches!(m.role, Role::Redis | Role::Sentinel),
         redis_version: dep.map(|d| d.settings.version.as_str().to_owned()),
+        redis_maxclients: dep.filter(|_| m.role == Role::Redis).map(|d| d.settings.maxclients),
+        redis_tls: dep.is_some_and(|d| d.settings.tls.enabled),
+        redis_password_variable: dep.map(|d| format!("vault_{}", d.password_secret)),
+        redis_master_name: dep.and_then(|d| d.master_name.clone()),
+        sentinel_password_variable: dep.and_then(|d| d.sentinel_secret.as_ref()).map(|s| format!("vault_{s}")),
         data_volume: data_volume(m.role),
     }
 }
@@ -532,6 +568,7 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         gateway_health_path: crate::versions::gateway_health_path(&p.tyk.version),
         gateway_ready: crate::versions::gateway_has_ready(&p.tyk.version),
         gateway_serial: p.targets.ansible.gateway_serial,
+        packages: p.targets.ansible.packages.as_str(),
         groups,
         secrets,
         has_tls: redis.iter().any(|r| r.tls) || database.as_ref().is_some_and(|d| d.tls),
@@ -540,6 +577,7 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         gateways: names(Role::Gateway),
         dashboards: names(Role::Dashboard),
         pumps: names(Role::Pump),
+        redis_servers: names(Role::Redis),
         redis_first,
         redis_replicas,
         sentinel_groups,
@@ -565,6 +603,8 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "playbooks/dashboard.yml",
     "playbooks/gateways.yml",
     "playbooks/health.yml",
+    "playbooks/data_tier.yml",
+    "playbooks/data_health.yml",
     "roles/common/defaults/main.yml",
     "roles/common/tasks/main.yml",
     "roles/common/tasks/os.yml",

@@ -19,6 +19,7 @@ mod key_tables;
 mod newcomer;
 mod random_profiles;
 mod safety;
+mod real_hosts;
 mod terraform;
 mod tools;
 mod tyk_schema;
