@@ -27,6 +27,9 @@ pub const POSTGRES_PORT: u16 = 5432;
 /// MongoDB port.
 pub const MONGODB_PORT: u16 = 27017;
 
+/// First label of the load balancer's host name (`load-balancer.<domain>`).
+pub const LB_HOST: &str = "load-balancer";
+
 /// Where every machine keeps its TLS files (the same paths on every target).
 pub const TLS_DIR: &str = "/etc/tykgen/tls";
 
@@ -376,6 +379,16 @@ impl Topology {
     pub fn addr(&self, name: &str, port: u16) -> String {
         let endpoint = self.machine(name).map_or(name, Machine::endpoint);
         if endpoint.contains(':') { format!("[{endpoint}]:{port}") } else { format!("{endpoint}:{port}") }
+    }
+
+    /// The host name API consumers call: the load balancer's (`load-balancer.<domain>`, which
+    /// every target resolves) when there is one, else the first Gateway's endpoint.
+    #[must_use]
+    pub fn gateway_public_host(&self) -> String {
+        if self.load_balancer {
+            return format!("{LB_HOST}.{}", self.domain);
+        }
+        self.with_role(Role::Gateway).next().map(|g| g.endpoint().to_owned()).unwrap_or_default()
     }
 
     /// The links whose server side is machine `name`.

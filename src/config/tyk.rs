@@ -9,7 +9,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::database::{DATABASE, DB_USER as DATABASE_USER};
+use super::database::{ANALYTICS_COLLECTION, DATABASE, DB_USER as DATABASE_USER};
 use super::{ConfigFile, tls_paths};
 use crate::output::FileMode;
 use crate::profile::{Engine, Profile, RedisMode};
@@ -33,10 +33,10 @@ pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<
             "/opt/tyk-dashboard/tyk_analytics.conf",
             to_value(&dashboard(p, t))?,
             &p.extra_config.dashboard,
-            dashboard_secrets(t),
+            dashboard_secrets(p, t),
         ),
         Role::Pump => {
-            ("pump.conf", "/opt/tyk-pump/pump.conf", to_value(&pump(p, t))?, &p.extra_config.pump, pump_secrets(t))
+            ("pump.conf", "/opt/tyk-pump/pump.conf", to_value(&pump(p, t))?, &p.extra_config.pump, pump_secrets(p, t))
         }
         _ => anyhow::bail!("{} is not a Tyk machine", m.name),
     };
@@ -454,6 +454,13 @@ struct DashboardConf {
     storage: Option<DashboardStorage>,
     host_config: HostConfig,
     http_server_options: DashboardHttp,
+    // Key hashing as on the Gateway (`hash_keys`, `enable_hashed_keys_listing`), aggregate
+    // analytics read from what `sql_aggregate`/`mongo-pump-aggregate` write, and hot reloads
+    // pushed to the Gateways: tyk-docs snippets/dashboard-config.mdx (see the key table test).
+    hash_keys: bool,
+    enable_hashed_keys_listing: bool,
+    enable_aggregate_lookups: bool,
+    notify_on_change: bool,
 }
 
 #[derive(Serialize)]
@@ -496,7 +503,9 @@ struct StorageLayer {
 #[derive(Serialize)]
 struct HostConfig {
     hostname: String,
-    gateway_hostname: String,
+    /// The Gateway host name the Dashboard shows users (tyk-docs dashboard-config.mdx
+    /// `host_config.override_hostname`; there is no `gateway_hostname`).
+    override_hostname: String,
     generate_secure_paths: bool,
 }
 
@@ -505,7 +514,9 @@ struct DashboardHttp {
     use_ssl: bool,
 }
 
-/// libpq keyword/value connection string (no password: it comes from `PGPASSWORD`).
+/// libpq keyword/value connection string without the password: the Dashboard and the Pump get
+/// the whole string again, password included, from their connection-string variables
+/// (`postgres_secret_env`).
 ///
 /// Every member is listed with `target_session_attrs=read-write`, so after a replica is promoted
 /// the clients find the new primary without a configuration change.
@@ -561,9 +572,18 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
         let conn = postgres_conninfo(p, t);
         let layer =
             |sharding| StorageLayer { kind: "postgres", connection_string: conn.clone(), table_sharding: sharding };
-        // Analytics tables are sharded by day exactly when the Pump writes them so.
-        let sharding = p.analytics.retention_days.is_some();
-        DashboardStorage { main: layer(false), analytics: layer(sharding), logs: layer(false), uptime: layer(sharding) }
+        // Analytics tables are sharded by day exactly when the Pump writes them so, and every layer
+        // that reads the Pump's tables shards to match: `analytics` (aggregates), `logs` (the Log
+        // Browser reads the raw records) and `uptime` (tyk-docs analytics-storage-management.mdx:
+        // "the equivalent `table_sharding` ... (`main`, `analytics`, `logs`, `uptime`) matches").
+        // `main` holds API definitions, policies and users, which the Pump never writes.
+        let sharding = pump_shards(p);
+        DashboardStorage {
+            main: layer(false),
+            analytics: layer(sharding),
+            logs: layer(sharding),
+            uptime: layer(sharding),
+        }
     });
     DashboardConf {
         tyk_api_config: TykApiConfig {
@@ -575,18 +595,36 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
         storage,
         host_config: HostConfig {
             hostname: t.with_role(Role::Dashboard).next().map(|d| d.endpoint().to_owned()).unwrap_or_default(),
-            gateway_hostname: gateway.map(|g| g.endpoint().to_owned()).unwrap_or_default(),
+            override_hostname: t.gateway_public_host(),
             generate_secure_paths: false,
         },
         http_server_options: DashboardHttp { use_ssl: false },
+        hash_keys: true,
+        enable_hashed_keys_listing: true,
+        enable_aggregate_lookups: true,
+        notify_on_change: true,
     }
 }
 
-fn database_secret_env(t: &Topology, mongo_vars: &[&str]) -> Vec<SecretUse> {
+/// True when the SQL pumps write daily tables (`table_sharding`).
+fn pump_shards(p: &Profile) -> bool {
+    p.analytics.retention_days.is_some()
+}
+
+/// The database password, inside the whole connection string or URL, through each documented
+/// variable in `vars`: PostgreSQL `connection_string`s or MongoDB URLs. Tyk documents no separate
+/// password setting for either, and tyk-charts passes the Dashboard's PostgreSQL password the
+/// same way (`TYK_DB_STORAGE_<LAYER>_CONNECTIONSTRING` from a secret).
+fn database_secret_env(p: &Profile, t: &Topology, postgres_vars: &[&str], mongo_vars: &[&str]) -> Vec<SecretUse> {
     match t.database.as_ref().map(|d| d.engine) {
-        Some(Engine::Postgres) => {
-            vec![SecretUse::Env { var: "PGPASSWORD".into(), secret: "postgres_tyk_password".into() }]
-        }
+        Some(Engine::Postgres) => postgres_vars
+            .iter()
+            .map(|var| SecretUse::EnvTemplate {
+                var: (*var).to_owned(),
+                template: format!("{} password={{postgres_tyk_password}}", postgres_conninfo(p, t)),
+                secrets: vec!["postgres_tyk_password".into()],
+            })
+            .collect(),
         Some(Engine::Mongodb) => mongo_vars
             .iter()
             .map(|var| SecretUse::EnvTemplate {
@@ -599,16 +637,29 @@ fn database_secret_env(t: &Topology, mongo_vars: &[&str]) -> Vec<SecretUse> {
     }
 }
 
-fn dashboard_secrets(t: &Topology) -> Vec<SecretUse> {
+fn dashboard_secrets(p: &Profile, t: &Topology) -> Vec<SecretUse> {
     let env = |var: &str, secret: &str| SecretUse::Env { var: var.into(), secret: secret.into() };
     let mut out = vec![
         env("TYK_DB_ADMINSECRET", "dashboard_admin_secret"),
         env("TYK_DB_LICENSEKEY", "dashboard_license"),
-        env("TYK_DB_SHAREDNODESECRET", "node_secret"),
-        env("TYK_DB_TYKAPICONFIG_SECRET", "gateway_api_secret"),
+        // The Dashboard's names come from its Go field names, not its JSON keys: tyk-docs
+        // snippets/dashboard-config.mdx `shared_node_secret` (TYK_DB_NODESECRET) and
+        // `tyk_api_config.Secret` (TYK_DB_TYKAPI_SECRET), as tyk-charts sets them.
+        env("TYK_DB_NODESECRET", "node_secret"),
+        env("TYK_DB_TYKAPI_SECRET", "gateway_api_secret"),
     ];
     redis_secret_env(&mut out, "TYK_DB_REDIS", t.redis_for(Store::Main));
-    out.extend(database_secret_env(t, &["TYK_DB_MONGOURL"]));
+    out.extend(database_secret_env(
+        p,
+        t,
+        &[
+            "TYK_DB_STORAGE_MAIN_CONNECTIONSTRING",
+            "TYK_DB_STORAGE_ANALYTICS_CONNECTIONSTRING",
+            "TYK_DB_STORAGE_LOGS_CONNECTIONSTRING",
+            "TYK_DB_STORAGE_UPTIME_CONNECTIONSTRING",
+        ],
+        &["TYK_DB_MONGOURL"],
+    ));
     out
 }
 
@@ -634,7 +685,7 @@ fn pump(p: &Profile, t: &Topology) -> PumpConf {
     let uptime = match p.database.as_ref().map(|d| d.engine) {
         Some(Engine::Postgres) => {
             let conn = postgres_conninfo(p, t);
-            let sharding = p.analytics.retention_days.is_some();
+            let sharding = pump_shards(p);
             let meta = serde_json::json!({"type": "postgres", "connection_string": conn, "table_sharding": sharding});
             // Pump names are single words so that TYK_PMP_PUMPS_<NAME>_* environment overrides work.
             pumps.insert("sql".into(), serde_json::json!({"type": "sql", "meta": meta}));
@@ -655,7 +706,7 @@ fn pump(p: &Profile, t: &Topology) -> PumpConf {
                 }
             }
             let mut mongo = base.clone();
-            mongo.insert("collection_name".into(), "tyk_analytics".into());
+            mongo.insert("collection_name".into(), ANALYTICS_COLLECTION.into());
             if let Some(size) = p.analytics.capping.max_size {
                 mongo.insert("collection_cap_enable".into(), true.into());
                 mongo.insert("collection_cap_max_size_bytes".into(), size.0.into());
@@ -685,11 +736,19 @@ fn pump(p: &Profile, t: &Topology) -> PumpConf {
     }
 }
 
-fn pump_secrets(t: &Topology) -> Vec<SecretUse> {
+fn pump_secrets(p: &Profile, t: &Topology) -> Vec<SecretUse> {
     let mut out = Vec::new();
     redis_secret_env(&mut out, "TYK_PMP_ANALYTICSSTORAGECONFIG_", t.redis_for(Store::Analytics));
     out.extend(database_secret_env(
+        p,
         t,
+        // tyk-docs snippets/pump-config.mdx; the SQL pumps read `TYK_PMP_PUMPS_<NAME>_META_*`
+        // (tyk-pump@v1.12.0 pumps/sql.go `SQLDefaultENV`, pumps/sql_aggregate.go).
+        &[
+            "TYK_PMP_PUMPS_SQL_META_CONNECTIONSTRING",
+            "TYK_PMP_PUMPS_SQLAGGREGATE_META_CONNECTIONSTRING",
+            "TYK_PMP_UPTIMEPUMPCONFIG_CONNECTIONSTRING",
+        ],
         &[
             "TYK_PMP_PUMPS_MONGO_META_MONGOURL",
             "TYK_PMP_PUMPS_MONGOAGGREGATE_META_MONGOURL",

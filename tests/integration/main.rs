@@ -17,3 +17,4 @@ mod key_tables;
 mod terraform;
 mod tools;
 mod tyk_schema;
+mod tyk_wiring;

@@ -46,7 +46,7 @@ use crate::topology::{
 /// The one-shot service that prepares the tools and TLS volumes.
 pub const INIT_SERVICE: &str = "tykgen-init";
 /// The load-balancer service.
-pub const LB_SERVICE: &str = "load-balancer";
+pub const LB_SERVICE: &str = crate::topology::LB_HOST;
 /// The MongoDB replica-set initiation service.
 pub const MONGO_INIT_SERVICE: &str = "mongodb-init";
 /// Where the static busybox is mounted in services whose image has no shell or HTTP client.
@@ -362,8 +362,12 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         lb.volumes.push("./haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro".into());
         lb.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
         lb.ports.push(publish(bind, LB_PORT, LB_PORT));
-        lb.networks =
-            lb_networks(t).into_iter().map(|name| Net { name, aliases: Vec::new(), ipv4_address: None }).collect();
+        // The host name is an alias too: `host_config.override_hostname` names it.
+        let host = format!("{LB_SERVICE}.{}", t.domain);
+        lb.networks = lb_networks(t)
+            .into_iter()
+            .map(|name| Net { name, aliases: vec![host.clone()], ipv4_address: None })
+            .collect();
         lb.depend(INIT_SERVICE, "service_completed_successfully");
         for g in &gateways {
             lb.depend(&g.name, "service_healthy");
