@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::database::{ANALYTICS_COLLECTION, DATABASE, DB_USER as DATABASE_USER};
-use super::{ConfigFile, tls_paths};
+use super::{ConfigFile, signing_paths, tls_paths};
 use crate::output::FileMode;
 use crate::profile::{Engine, Profile, RedisMode};
 use crate::topology::{
-    DASHBOARD_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, REDIS_PORT, RedisDeployment,
-    Role, SENTINEL_PORT, SecretUse, Store, Topology,
+    DASHBOARD_PORT, GATEWAY_CONTROL_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT,
+    REDIS_PORT, RedisDeployment, Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
 
 /// Files and secrets of a Gateway, Dashboard or Pump machine.
@@ -277,6 +277,10 @@ impl From<RedisConn> for DashboardRedis {
 #[derive(Serialize)]
 struct GatewayConf {
     listen_port: u16,
+    /// The Gateway API on its own port, which only the Dashboard (and the load balancer's
+    /// health checks) can reach: tyk-docs planning-for-production.mdx "Change your Control Port",
+    /// tyk@v5.8.2 config/config.go:716.
+    control_api_port: u16,
     log_level: &'static str,
     health_check_endpoint_name: &'static str,
     storage: GatewayStorage,
@@ -300,6 +304,11 @@ struct GatewayConf {
     enable_custom_domains: bool,
     hash_keys: bool,
     enable_hashed_keys_listing: bool,
+    /// Change notifications from the Dashboard must carry a signature of its private key
+    /// (tyk@v5.8.2 config/config.go:730-733, gateway/redis_signals.go `isPayloadSignatureValid`).
+    allow_insecure_configs: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key_path: Option<&'static str>,
     allow_master_keys: bool,
     enable_key_logging: bool,
     http_server_options: HttpServerOptions,
@@ -363,6 +372,7 @@ fn gateway(p: &Profile, t: &Topology) -> GatewayConf {
     let dashboard = dashboard_url(t);
     GatewayConf {
         listen_port: GATEWAY_PORT,
+        control_api_port: GATEWAY_CONTROL_PORT,
         log_level: "info",
         health_check_endpoint_name: "hello",
         storage: redis_conn(t, t.redis_for(Store::Main), files).into(),
@@ -403,6 +413,8 @@ fn gateway(p: &Profile, t: &Topology) -> GatewayConf {
         enable_custom_domains: dashboard.is_some(),
         hash_keys: true,
         enable_hashed_keys_listing: true,
+        allow_insecure_configs: false,
+        public_key_path: dashboard.is_some().then_some(signing_paths::PUBLIC),
         allow_master_keys: false,
         enable_key_logging: false,
         http_server_options: HttpServerOptions { enable_websockets: true },
@@ -461,6 +473,9 @@ struct DashboardConf {
     enable_hashed_keys_listing: bool,
     enable_aggregate_lookups: bool,
     notify_on_change: bool,
+    /// Signs change notifications for the Gateways' `public_key_path` (dashboard-config.mdx
+    /// `private_key_path`).
+    private_key_path: &'static str,
 }
 
 #[derive(Serialize)]
@@ -587,8 +602,11 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
     });
     DashboardConf {
         tyk_api_config: TykApiConfig {
-            Host: gateway.map(|g| format!("http://{}", g.endpoint())).unwrap_or_default(),
-            Port: GATEWAY_PORT.to_string(),
+            // Any Gateway will do ("only requires visibility to one node", dashboard-config.mdx
+            // `tyk_api_config`): a name with every Gateway's address, as tyk-charts aims it at
+            // the Gateway Service (components/tyk-dashboard/templates/_helpers.tpl tykApiHost).
+            Host: gateway.map(|_| format!("http://{}", t.gateway_control_host())).unwrap_or_default(),
+            Port: GATEWAY_CONTROL_PORT.to_string(),
         },
         redis: redis_conn(t, t.redis_for(Store::Main), files).into(),
         mongo,
@@ -603,6 +621,7 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
         enable_hashed_keys_listing: true,
         enable_aggregate_lookups: true,
         notify_on_change: true,
+        private_key_path: signing_paths::PRIVATE,
     }
 }
 

@@ -149,6 +149,7 @@ const DASHBOARD_VERIFIED: &[(&str, &str)] = &[
     ("enable_hashed_keys_listing", "dashboard-config.mdx:678 TYK_DB_ENABLEHASHEDKEYSLISTING"),
     ("enable_aggregate_lookups", "dashboard-config.mdx:1143 TYK_DB_ENABLEAGGREGATELOOKUPS"),
     ("notify_on_change", "dashboard-config.mdx:639 TYK_DB_NOTIFYONCHANGE"),
+    ("private_key_path", "dashboard-config.mdx:1340 TYK_DB_PRIVATEKEYPATH"),
 ];
 
 fn tables() -> &'static Tables {

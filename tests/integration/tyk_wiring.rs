@@ -197,3 +197,149 @@ fn the_capped_analytics_collection_exists_before_the_pump_starts() {
     }
     assert!(checked >= 3, "checked {checked} capped Pump configurations");
 }
+
+#[test]
+fn the_gateway_api_has_its_own_port_that_only_the_dashboard_and_health_checks_reach() {
+    let mut checked = 0;
+    for (name, tmp) in rendered() {
+        let dir = tmp.path().join(&name);
+        let gw = read_json(&dir.join("config/gateway-1/tyk.conf"));
+        assert_eq!(gw["control_api_port"], 9696, "{name}: no separate control port");
+        assert_eq!(gw["listen_port"], 8080, "{name}");
+        let dash_path = dir.join("config/dashboard-1/tyk_analytics.conf");
+        if dash_path.exists() {
+            let dash = read_json(&dash_path);
+            // A name with every Gateway's address: losing gateway-1 loses no key management.
+            let host = dash["tyk_api_config"]["Host"].as_str().unwrap();
+            assert!(host.ends_with("://gateway-control.tyk.internal"), "{name}: tyk_api_config.Host = {host}");
+            assert_eq!(dash["tyk_api_config"]["Port"], "9696", "{name}");
+        }
+        // compose: every Gateway answers to the control name; who can reach it follows the links.
+        let compose: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(dir.join("compose/compose.yaml")).unwrap()).unwrap();
+        let services = compose["services"].as_object().unwrap();
+        for (s, svc) in services.iter().filter(|(s, _)| s.starts_with("gateway-")) {
+            let aliases = &svc["networks"]["gateway"]["aliases"];
+            assert!(aliases.as_array().unwrap().iter().any(|a| a == "gateway-control.tyk.internal"), "{name}: {s}");
+            let health = svc["healthcheck"]["test"].to_string();
+            assert!(health.contains(":9696/"), "{name}: {s} is checked off the control port: {health}");
+        }
+        for (s, svc) in services {
+            let on_gateway_net = svc["networks"].get("gateway").is_some();
+            let allowed = s.starts_with("gateway-") || s.starts_with("dashboard-") || s == "load-balancer";
+            assert!(!on_gateway_net || allowed, "{name}: {s} can reach the Gateways' control port");
+        }
+        // The load balancer forwards only the proxy port and checks health on the control port.
+        if let Ok(haproxy) = std::fs::read_to_string(dir.join("compose/haproxy/haproxy.cfg")) {
+            assert!(!haproxy.lines().any(|l| l.contains("bind") && l.contains("9696")), "{name}: {haproxy}");
+            for l in haproxy.lines().filter(|l| l.trim_start().starts_with("server ")) {
+                assert!(l.contains(":8080 check port 9696"), "{name}: {l}");
+            }
+            let tf = std::fs::read_to_string(dir.join("terraform/load_balancer.tf")).unwrap();
+            let tf: hcl::Body = hcl::from_str(&tf).unwrap();
+            let tg = tf
+                .blocks()
+                .find(|b| {
+                    b.identifier() == "resource" && b.labels().iter().any(|l| l.as_str() == "aws_lb_target_group")
+                })
+                .unwrap();
+            let attr = |body: &hcl::Body, k: &str| {
+                body.attributes().find(|a| a.key() == k).map(|a| a.expr().to_string()).unwrap_or_default()
+            };
+            assert_eq!(attr(tg.body(), "port"), "8080", "{name}");
+            let hc = tg.body().blocks().find(|b| b.identifier() == "health_check").unwrap();
+            assert_eq!(attr(hc.body(), "port"), "\"9696\"", "{name}");
+            for b in tf.blocks().filter(|b| b.labels().iter().any(|l| l.as_str() == "aws_lb_listener")) {
+                let body = hcl::to_string(b.body()).unwrap();
+                assert!(!body.contains("9696"), "{name}: a listener forwards the control port");
+            }
+        }
+        // Terraform security groups and the host firewall: the control port from the Dashboard
+        // (and the load balancer's health checks) only.
+        let sg = std::fs::read_to_string(dir.join("terraform/security_groups.tf")).unwrap();
+        let control_rules: Vec<&str> = sg.lines().filter(|l| l.contains("-to-gateway-9696\"")).map(str::trim).collect();
+        for r in &control_rules {
+            assert!(r.starts_with("\"dashboard-to-") || r.starts_with("\"lb-to-"), "{name}: {r}");
+        }
+        if dash_path.exists() {
+            assert!(control_rules.iter().any(|r| r.starts_with("\"dashboard-to-")), "{name}: {control_rules:?}");
+            let host_vars = std::fs::read_to_string(dir.join("ansible/inventory/host_vars/gateway-1.yml")).unwrap();
+            let rule = host_vars.split("  - port: ").find(|r| r.starts_with("9696\n")).unwrap_or_default();
+            assert!(rule.contains("\"dashboard-1\"") && !rule.contains("\"pump-1\""), "{name}: {rule}");
+        }
+        checked += 1;
+    }
+    assert!(checked >= 5, "checked {checked} profiles");
+}
+
+#[test]
+fn dashboard_notifications_are_signed_and_no_key_is_rendered() {
+    let mut checked = 0;
+    for (name, tmp) in rendered() {
+        let dir = tmp.path().join(&name);
+        let dash_path = dir.join("config/dashboard-1/tyk_analytics.conf");
+        let gw = read_json(&dir.join("config/gateway-1/tyk.conf"));
+        assert_eq!(gw["allow_insecure_configs"], false, "{name}");
+        // No key material in any rendered file.
+        for f in crate::common::files(tmp.path()) {
+            let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
+            assert!(!text.contains("-----BEGIN"), "{name}: {} holds a key or certificate", f.display());
+        }
+        if !dash_path.exists() {
+            continue;
+        }
+        let dash = read_json(&dash_path);
+        assert_eq!(dash["private_key_path"], "/etc/tykgen/signing/private.pem", "{name}");
+        assert_eq!(gw["public_key_path"], "/etc/tykgen/signing/public.pem", "{name}");
+        // compose: the private key reaches the Dashboard only, the public key every Gateway.
+        let compose: Value =
+            serde_saphyr::from_str(&std::fs::read_to_string(dir.join("compose/compose.yaml")).unwrap()).unwrap();
+        for (s, svc) in compose["services"].as_object().unwrap() {
+            let mounts = svc["volumes"].to_string();
+            let has = mounts.contains(&format!("\"{s}-signing:/etc/tykgen/signing:ro\""));
+            let wanted = s.starts_with("gateway-") || s.starts_with("dashboard-");
+            assert_eq!(has, wanted, "{name}: {s} signing mount: {mounts}");
+        }
+        let init = compose["services"]["tykgen-init"]["entrypoint"][2].as_str().unwrap();
+        assert!(init.contains("cp /signing-src/private.pem /signing/dashboard-1/private.pem"), "{name}: {init}");
+        assert!(!init.contains("private.pem /signing/gateway-"), "{name}: a Gateway gets the private key");
+        // Ansible: made on the Dashboard host, the public key copied to the Gateways.
+        let role = std::fs::read_to_string(dir.join("ansible/roles/tyk_dashboard/tasks/main.yml")).unwrap();
+        assert!(role.contains("creates: /etc/tykgen/signing/private.pem"), "{name}");
+        let role = std::fs::read_to_string(dir.join("ansible/roles/tyk_gateway/tasks/main.yml")).unwrap();
+        assert!(role.contains("dest: /etc/tykgen/signing/public.pem"), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 4, "checked {checked} profiles");
+}
+
+/// `tykgen lab-secrets` makes an RSA pair that OpenSSL (the tool Tyk's docs make it with) accepts:
+/// the public key is the private key's, and a signature of one verifies with the other.
+#[test]
+fn lab_secrets_make_a_working_signing_key_pair() {
+    let Some(openssl) = crate::tools::tool("openssl", "apt-get install openssl") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::common::tykgen().args(["lab-secrets", "lab", "-o"]).arg(tmp.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = tmp.path().join("lab/compose/signing");
+    let (private, public) = (dir.join("private.pem"), dir.join("public.pem"));
+    use std::os::unix::fs::PermissionsExt as _;
+    assert_eq!(std::fs::metadata(&private).unwrap().permissions().mode() & 0o777, 0o600);
+    assert!(std::fs::read_to_string(&private).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(std::fs::read_to_string(&public).unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    let ossl = |args: &[&str]| {
+        let o = crate::tools::run(crate::tools::command(&openssl).args(args), std::time::Duration::from_secs(30));
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let p = |x: &Path| x.to_str().unwrap().to_owned();
+    let text = String::from_utf8(ossl(&["pkey", "-in", &p(&private), "-text", "-noout"])).unwrap();
+    assert!(text.contains("Private-Key: (2048 bit"), "{text}");
+    let derived = ossl(&["pkey", "-in", &p(&private), "-pubout"]);
+    assert_eq!(derived, std::fs::read(&public).unwrap(), "public.pem is not the private key's");
+    let msg = tmp.path().join("msg");
+    let sig = tmp.path().join("sig");
+    std::fs::write(&msg, b"{\"Command\":\"ApiUpdated\"}").unwrap();
+    ossl(&["dgst", "-sha256", "-sign", &p(&private), "-out", &p(&sig), &p(&msg)]);
+    ossl(&["dgst", "-sha256", "-verify", &p(&public), "-signature", &p(&sig), &p(&msg)]);
+}
