@@ -64,9 +64,11 @@ resource "aws_lb_target_group" "gateway" {
   target_type          = "instance"
   deregistration_delay = 30
 
+  # Tyk 5.8 serves its health endpoints on the control port (control_api_port), which no
+  # listener forwards to: the security groups let the load balancer reach it for this only.
   health_check {
     path                = "/hello"
-    port                = "traffic-port"
+    port                = "9696"
     protocol            = "HTTP"
     matcher             = "200"
     interval            = 10
@@ -102,5 +104,19 @@ resource "aws_lb_listener" "https" {
   default_action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.gateway.arn
+  }
+}
+
+# load-balancer.<domain>: the name users call, which the Dashboard shows
+# (host_config.override_hostname).
+resource "aws_route53_record" "load_balancer" {
+  zone_id = aws_route53_zone.private.zone_id
+  name    = "load-balancer.${local.domain}"
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.gateway.dns_name
+    zone_id                = aws_lb.gateway.zone_id
+    evaluate_target_health = true
   }
 }

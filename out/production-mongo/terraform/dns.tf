@@ -20,6 +20,17 @@ resource "aws_route53_record" "machine" {
   records = [aws_instance.machine[each.key].private_ip]
 }
 
+# gateway-control.<domain>: one address per Gateway. The Dashboard calls the Gateway API
+# (tyk_api_config) by this name on the control port, so losing one Gateway loses no key
+# management: its client tries the next address.
+resource "aws_route53_record" "gateway_control" {
+  zone_id = aws_route53_zone.private.zone_id
+  name    = "gateway-control.${local.domain}"
+  type    = "A"
+  ttl     = 60
+  records = sort([for name, m in local.machines : aws_instance.machine[name].private_ip if m.role == "gateway"])
+}
+
 # Reverse names: pg_hba.conf names the Dashboard, Pump and replica machines by host name, and
 # PostgreSQL accepts such a client only when a reverse lookup of its address gives that name (and
 # the name resolves back to the address). The VPC resolver's own reverse names are
