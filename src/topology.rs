@@ -10,8 +10,12 @@ use serde::Serialize;
 
 use crate::profile::{Engine, Profile, Redis, RedisMode};
 
-/// Gateway HTTP port.
+/// Gateway HTTP port (the proxy only: the Gateway API is on [`GATEWAY_CONTROL_PORT`]).
 pub const GATEWAY_PORT: u16 = 8080;
+/// Gateway `control_api_port`: the Gateway API (`/tyk/`) and, in Tyk 5.8, the health endpoints,
+/// which move with it (tyk@v5.8.9 gateway/server.go:692-715 registers them on the control-port
+/// router). 9696 is tyk-charts' `gateway.control.containerPort`.
+pub const GATEWAY_CONTROL_PORT: u16 = 9696;
 /// Dashboard HTTP port.
 pub const DASHBOARD_PORT: u16 = 3000;
 /// Pump health-check port.
@@ -26,6 +30,11 @@ pub const SENTINEL_PORT: u16 = 26379;
 pub const POSTGRES_PORT: u16 = 5432;
 /// MongoDB port.
 pub const MONGODB_PORT: u16 = 27017;
+
+/// First label of the load balancer's host name (`load-balancer.<domain>`).
+pub const LB_HOST: &str = "load-balancer";
+/// First label of the name that resolves to every Gateway, for the Dashboard's `tyk_api_config`.
+pub const GATEWAY_CONTROL_HOST: &str = "gateway-control";
 
 /// Where every machine keeps its TLS files (the same paths on every target).
 pub const TLS_DIR: &str = "/etc/tykgen/tls";
@@ -189,8 +198,11 @@ pub enum Peer {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Service {
-    /// Gateway HTTP (proxy and control API).
+    /// Gateway HTTP (the proxy).
     Gateway,
+    /// The Gateway's control port: the Gateway API for the Dashboard, health checks for the
+    /// load balancer (which never forwards client traffic to it).
+    GatewayControl,
     /// Dashboard HTTP.
     Dashboard,
     /// Redis protocol.
@@ -376,6 +388,24 @@ impl Topology {
     pub fn addr(&self, name: &str, port: u16) -> String {
         let endpoint = self.machine(name).map_or(name, Machine::endpoint);
         if endpoint.contains(':') { format!("[{endpoint}]:{port}") } else { format!("{endpoint}:{port}") }
+    }
+
+    /// The host name API consumers call: the load balancer's (`load-balancer.<domain>`, which
+    /// every target resolves) when there is one, else the first Gateway's endpoint.
+    #[must_use]
+    pub fn gateway_public_host(&self) -> String {
+        if self.load_balancer {
+            return format!("{LB_HOST}.{}", self.domain);
+        }
+        self.with_role(Role::Gateway).next().map(|g| g.endpoint().to_owned()).unwrap_or_default()
+    }
+
+    /// The name that resolves to every Gateway (`gateway-control.<domain>`: one address record
+    /// per Gateway), which the Dashboard calls the Gateway API by, so losing one Gateway loses
+    /// no key management: the client tries the next address.
+    #[must_use]
+    pub fn gateway_control_host(&self) -> String {
+        format!("{GATEWAY_CONTROL_HOST}.{}", self.domain)
     }
 
     /// The links whose server side is machine `name`.
@@ -614,12 +644,14 @@ fn links(t: &mut Topology, gateways: &[String], dashboards: &[String], pumps: &[
     for g in gateways {
         if t.load_balancer {
             link(t, Peer::LoadBalancer, g, GATEWAY_PORT, Service::Gateway);
+            // Health checks only: no listener of the load balancer forwards to the control port.
+            link(t, Peer::LoadBalancer, g, GATEWAY_CONTROL_PORT, Service::GatewayControl);
         } else {
             link(t, Peer::Clients, g, GATEWAY_PORT, Service::Gateway);
         }
         for d in dashboards {
             link(t, m(g), d, DASHBOARD_PORT, Service::Dashboard);
-            link(t, m(d), g, GATEWAY_PORT, Service::Gateway);
+            link(t, m(d), g, GATEWAY_CONTROL_PORT, Service::GatewayControl);
         }
     }
     for d in dashboards {

@@ -46,6 +46,8 @@ pub const SHARED_BUFFERS: &str = "1GB";
 pub(crate) const DATABASE: &str = "tyk_analytics";
 /// The role (PostgreSQL) / user (MongoDB) the Dashboard and Pump log in as.
 pub(crate) const DB_USER: &str = "tyk";
+/// The `mongo` pump's `collection_name`, capped when `analytics.capping.max_size` is set.
+pub(crate) const ANALYTICS_COLLECTION: &str = "tyk_analytics";
 /// The PostgreSQL streaming-replication role.
 pub(crate) const REPLICATION_ROLE: &str = "replicator";
 /// Where the bootstrap scripts are installed.
@@ -379,6 +381,15 @@ struct MongoInitCtx<'a> {
     user: &'static str,
     port: u16,
     mongosh_flags: String,
+    /// The Pump's capped analytics collection, created here before the Pump or Dashboard starts.
+    capped: Option<CappedCollection>,
+}
+
+/// `tyk_analytics` as a capped collection of `max_bytes` (`analytics.capping.max_size`).
+#[derive(Serialize)]
+struct CappedCollection {
+    name: &'static str,
+    max_bytes: u64,
 }
 
 fn mongodb(
@@ -447,6 +458,14 @@ fn mongodb(
                 user: DB_USER,
                 port: MONGODB_PORT,
                 mongosh_flags,
+                // The Pump caps only a collection it creates itself (tyk-pump@v1.12.0
+                // pumps/mongo.go:259-306 `capCollection`: "already exists ... Ignoring"), and the
+                // Dashboard may create it first, uncapped: so the init script creates it.
+                capped: profile
+                    .analytics
+                    .capping
+                    .max_size
+                    .map(|size| CappedCollection { name: ANALYTICS_COLLECTION, max_bytes: size.0 }),
             },
         )?;
         files.push(file(

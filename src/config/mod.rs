@@ -91,3 +91,17 @@ pub mod tls_paths {
     /// Certificate and key in one PEM file (MongoDB's `certificateKeyFile`, Tyk's Mongo client).
     pub const PEM: &str = "/etc/tykgen/tls/machine.pem";
 }
+
+/// The key pair the Dashboard signs its change notifications with (tyk-docs
+/// security-best-practices.mdx "Sign payloads between the Dashboard and Gateway"): an RSA key,
+/// the only kind the Gateway's verifier takes (TykTechnologies/goverify util.go
+/// `parsePublicKey`, `rsa_verifier.go`). Never rendered: `tykgen lab-secrets` makes it for the
+/// lab, Ansible on the Dashboard host.
+pub mod signing_paths {
+    /// Their folder.
+    pub const DIR: &str = "/etc/tykgen/signing";
+    /// The private key, on the Dashboard only (`private_key_path`).
+    pub const PRIVATE: &str = "/etc/tykgen/signing/private.pem";
+    /// The public key, on every Gateway (`public_key_path`).
+    pub const PUBLIC: &str = "/etc/tykgen/signing/public.pem";
+}

@@ -9,21 +9,21 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::database::{DATABASE, DB_USER as DATABASE_USER};
-use super::{ConfigFile, tls_paths};
+use super::database::{ANALYTICS_COLLECTION, DATABASE, DB_USER as DATABASE_USER};
+use super::{ConfigFile, signing_paths, tls_paths};
 use crate::output::FileMode;
 use crate::profile::{Engine, Profile, RedisMode};
 use crate::topology::{
-    DASHBOARD_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, REDIS_PORT, RedisDeployment,
-    Role, SENTINEL_PORT, SecretUse, Store, Topology,
+    DASHBOARD_PORT, GATEWAY_CONTROL_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT,
+    REDIS_PORT, RedisDeployment, Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
 
 /// Files and secrets of a Gateway, Dashboard or Pump machine.
 pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<(Vec<ConfigFile>, Vec<SecretUse>)> {
     let (name, install_path, secrets) = match m.role {
         Role::Gateway => ("tyk.conf", "/opt/tyk-gateway/tyk.conf", gateway_secrets(t)),
-        Role::Dashboard => ("tyk_analytics.conf", "/opt/tyk-dashboard/tyk_analytics.conf", dashboard_secrets(t)),
-        Role::Pump => ("pump.conf", "/opt/tyk-pump/pump.conf", pump_secrets(t)),
+        Role::Dashboard => ("tyk_analytics.conf", "/opt/tyk-dashboard/tyk_analytics.conf", dashboard_secrets(p, t)),
+        Role::Pump => ("pump.conf", "/opt/tyk-pump/pump.conf", pump_secrets(p, t)),
         _ => anyhow::bail!("{} is not a Tyk machine", m.name),
     };
     let mut value = generated(p, t, m.role)?;
@@ -289,6 +289,10 @@ impl From<RedisConn> for DashboardRedis {
 #[derive(Serialize)]
 struct GatewayConf {
     listen_port: u16,
+    /// The Gateway API on its own port, which only the Dashboard (and the load balancer's
+    /// health checks) can reach: tyk-docs planning-for-production.mdx "Change your Control Port",
+    /// tyk@v5.8.2 config/config.go:716.
+    control_api_port: u16,
     log_level: &'static str,
     health_check_endpoint_name: &'static str,
     storage: GatewayStorage,
@@ -312,6 +316,11 @@ struct GatewayConf {
     enable_custom_domains: bool,
     hash_keys: bool,
     enable_hashed_keys_listing: bool,
+    /// Change notifications from the Dashboard must carry a signature of its private key
+    /// (tyk@v5.8.2 config/config.go:730-733, gateway/redis_signals.go `isPayloadSignatureValid`).
+    allow_insecure_configs: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public_key_path: Option<&'static str>,
     allow_master_keys: bool,
     enable_key_logging: bool,
     http_server_options: HttpServerOptions,
@@ -375,6 +384,7 @@ fn gateway(p: &Profile, t: &Topology) -> GatewayConf {
     let dashboard = dashboard_url(t);
     GatewayConf {
         listen_port: GATEWAY_PORT,
+        control_api_port: GATEWAY_CONTROL_PORT,
         log_level: "info",
         health_check_endpoint_name: "hello",
         storage: redis_conn(t, t.redis_for(Store::Main), files).into(),
@@ -415,6 +425,8 @@ fn gateway(p: &Profile, t: &Topology) -> GatewayConf {
         enable_custom_domains: dashboard.is_some(),
         hash_keys: true,
         enable_hashed_keys_listing: true,
+        allow_insecure_configs: false,
+        public_key_path: dashboard.is_some().then_some(signing_paths::PUBLIC),
         allow_master_keys: false,
         enable_key_logging: false,
         http_server_options: HttpServerOptions { enable_websockets: true },
@@ -466,6 +478,16 @@ struct DashboardConf {
     storage: Option<DashboardStorage>,
     host_config: HostConfig,
     http_server_options: DashboardHttp,
+    // Key hashing as on the Gateway (`hash_keys`, `enable_hashed_keys_listing`), aggregate
+    // analytics read from what `sql_aggregate`/`mongo-pump-aggregate` write, and hot reloads
+    // pushed to the Gateways: tyk-docs snippets/dashboard-config.mdx (see the key table test).
+    hash_keys: bool,
+    enable_hashed_keys_listing: bool,
+    enable_aggregate_lookups: bool,
+    notify_on_change: bool,
+    /// Signs change notifications for the Gateways' `public_key_path` (dashboard-config.mdx
+    /// `private_key_path`).
+    private_key_path: &'static str,
 }
 
 #[derive(Serialize)]
@@ -508,7 +530,9 @@ struct StorageLayer {
 #[derive(Serialize)]
 struct HostConfig {
     hostname: String,
-    gateway_hostname: String,
+    /// The Gateway host name the Dashboard shows users (tyk-docs dashboard-config.mdx
+    /// `host_config.override_hostname`; there is no `gateway_hostname`).
+    override_hostname: String,
     generate_secure_paths: bool,
 }
 
@@ -517,7 +541,9 @@ struct DashboardHttp {
     use_ssl: bool,
 }
 
-/// libpq keyword/value connection string (no password: it comes from `PGPASSWORD`).
+/// libpq keyword/value connection string without the password: the Dashboard and the Pump get
+/// the whole string again, password included, from their connection-string variables
+/// (`postgres_secret_env`).
 ///
 /// Every member is listed with `target_session_attrs=read-write`, so after a replica is promoted
 /// the clients find the new primary without a configuration change.
@@ -573,32 +599,63 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
         let conn = postgres_conninfo(p, t);
         let layer =
             |sharding| StorageLayer { kind: "postgres", connection_string: conn.clone(), table_sharding: sharding };
-        // Analytics tables are sharded by day exactly when the Pump writes them so.
-        let sharding = p.analytics.retention_days.is_some();
-        DashboardStorage { main: layer(false), analytics: layer(sharding), logs: layer(false), uptime: layer(sharding) }
+        // Analytics tables are sharded by day exactly when the Pump writes them so, and every layer
+        // that reads the Pump's tables shards to match: `analytics` (aggregates), `logs` (the Log
+        // Browser reads the raw records) and `uptime` (tyk-docs analytics-storage-management.mdx:
+        // "the equivalent `table_sharding` ... (`main`, `analytics`, `logs`, `uptime`) matches").
+        // `main` holds API definitions, policies and users, which the Pump never writes.
+        let sharding = pump_shards(p);
+        DashboardStorage {
+            main: layer(false),
+            analytics: layer(sharding),
+            logs: layer(sharding),
+            uptime: layer(sharding),
+        }
     });
     DashboardConf {
         tyk_api_config: TykApiConfig {
-            Host: gateway.map(|g| format!("http://{}", g.endpoint())).unwrap_or_default(),
-            Port: GATEWAY_PORT.to_string(),
+            // Any Gateway will do ("only requires visibility to one node", dashboard-config.mdx
+            // `tyk_api_config`): a name with every Gateway's address, as tyk-charts aims it at
+            // the Gateway Service (components/tyk-dashboard/templates/_helpers.tpl tykApiHost).
+            Host: gateway.map(|_| format!("http://{}", t.gateway_control_host())).unwrap_or_default(),
+            Port: GATEWAY_CONTROL_PORT.to_string(),
         },
         redis: redis_conn(t, t.redis_for(Store::Main), files).into(),
         mongo,
         storage,
         host_config: HostConfig {
             hostname: t.with_role(Role::Dashboard).next().map(|d| d.endpoint().to_owned()).unwrap_or_default(),
-            gateway_hostname: gateway.map(|g| g.endpoint().to_owned()).unwrap_or_default(),
+            override_hostname: t.gateway_public_host(),
             generate_secure_paths: false,
         },
         http_server_options: DashboardHttp { use_ssl: false },
+        hash_keys: true,
+        enable_hashed_keys_listing: true,
+        enable_aggregate_lookups: true,
+        notify_on_change: true,
+        private_key_path: signing_paths::PRIVATE,
     }
 }
 
-fn database_secret_env(t: &Topology, mongo_vars: &[&str]) -> Vec<SecretUse> {
+/// True when the SQL pumps write daily tables (`table_sharding`).
+fn pump_shards(p: &Profile) -> bool {
+    p.analytics.retention_days.is_some()
+}
+
+/// The database password, inside the whole connection string or URL, through each documented
+/// variable in `vars`: PostgreSQL `connection_string`s or MongoDB URLs. Tyk documents no separate
+/// password setting for either, and tyk-charts passes the Dashboard's PostgreSQL password the
+/// same way (`TYK_DB_STORAGE_<LAYER>_CONNECTIONSTRING` from a secret).
+fn database_secret_env(p: &Profile, t: &Topology, postgres_vars: &[&str], mongo_vars: &[&str]) -> Vec<SecretUse> {
     match t.database.as_ref().map(|d| d.engine) {
-        Some(Engine::Postgres) => {
-            vec![SecretUse::Env { var: "PGPASSWORD".into(), secret: "postgres_tyk_password".into() }]
-        }
+        Some(Engine::Postgres) => postgres_vars
+            .iter()
+            .map(|var| SecretUse::EnvTemplate {
+                var: (*var).to_owned(),
+                template: format!("{} password={{postgres_tyk_password}}", postgres_conninfo(p, t)),
+                secrets: vec!["postgres_tyk_password".into()],
+            })
+            .collect(),
         Some(Engine::Mongodb) => mongo_vars
             .iter()
             .map(|var| SecretUse::EnvTemplate {
@@ -611,7 +668,7 @@ fn database_secret_env(t: &Topology, mongo_vars: &[&str]) -> Vec<SecretUse> {
     }
 }
 
-fn dashboard_secrets(t: &Topology) -> Vec<SecretUse> {
+fn dashboard_secrets(p: &Profile, t: &Topology) -> Vec<SecretUse> {
     let env = |var: &str, secret: &str| SecretUse::Env { var: var.into(), secret: secret.into() };
     let mut out = vec![
         env("TYK_DB_ADMINSECRET", "dashboard_admin_secret"),
@@ -623,7 +680,17 @@ fn dashboard_secrets(t: &Topology) -> Vec<SecretUse> {
         env("TYK_DB_TYKAPI_SECRET", "gateway_api_secret"),
     ];
     redis_secret_env(&mut out, "TYK_DB_REDIS", t.redis_for(Store::Main));
-    out.extend(database_secret_env(t, &["TYK_DB_MONGOURL"]));
+    out.extend(database_secret_env(
+        p,
+        t,
+        &[
+            "TYK_DB_STORAGE_MAIN_CONNECTIONSTRING",
+            "TYK_DB_STORAGE_ANALYTICS_CONNECTIONSTRING",
+            "TYK_DB_STORAGE_LOGS_CONNECTIONSTRING",
+            "TYK_DB_STORAGE_UPTIME_CONNECTIONSTRING",
+        ],
+        &["TYK_DB_MONGOURL"],
+    ));
     out
 }
 
@@ -649,7 +716,7 @@ fn pump(p: &Profile, t: &Topology) -> PumpConf {
     let uptime = match p.database.as_ref().map(|d| d.engine) {
         Some(Engine::Postgres) => {
             let conn = postgres_conninfo(p, t);
-            let sharding = p.analytics.retention_days.is_some();
+            let sharding = pump_shards(p);
             let meta = serde_json::json!({"type": "postgres", "connection_string": conn, "table_sharding": sharding});
             // Pump names are single words so that TYK_PMP_PUMPS_<NAME>_* environment overrides work.
             pumps.insert("sql".into(), serde_json::json!({"type": "sql", "meta": meta}));
@@ -670,7 +737,7 @@ fn pump(p: &Profile, t: &Topology) -> PumpConf {
                 }
             }
             let mut mongo = base.clone();
-            mongo.insert("collection_name".into(), "tyk_analytics".into());
+            mongo.insert("collection_name".into(), ANALYTICS_COLLECTION.into());
             if let Some(size) = p.analytics.capping.max_size {
                 mongo.insert("collection_cap_enable".into(), true.into());
                 mongo.insert("collection_cap_max_size_bytes".into(), size.0.into());
@@ -700,11 +767,19 @@ fn pump(p: &Profile, t: &Topology) -> PumpConf {
     }
 }
 
-fn pump_secrets(t: &Topology) -> Vec<SecretUse> {
+fn pump_secrets(p: &Profile, t: &Topology) -> Vec<SecretUse> {
     let mut out = Vec::new();
     redis_secret_env(&mut out, "TYK_PMP_ANALYTICSSTORAGECONFIG_", t.redis_for(Store::Analytics));
     out.extend(database_secret_env(
+        p,
         t,
+        // tyk-docs snippets/pump-config.mdx; the SQL pumps read `TYK_PMP_PUMPS_<NAME>_META_*`
+        // (tyk-pump@v1.12.0 pumps/sql.go `SQLDefaultENV`, pumps/sql_aggregate.go).
+        &[
+            "TYK_PMP_PUMPS_SQL_META_CONNECTIONSTRING",
+            "TYK_PMP_PUMPS_SQLAGGREGATE_META_CONNECTIONSTRING",
+            "TYK_PMP_UPTIMEPUMPCONFIG_CONNECTIONSTRING",
+        ],
         &[
             "TYK_PMP_PUMPS_MONGO_META_MONGOURL",
             "TYK_PMP_PUMPS_MONGOAGGREGATE_META_MONGOURL",

@@ -280,7 +280,7 @@ fn link_tls(p: &Profile, t: &Topology, link: &Link) -> bool {
             m.store.is_some_and(|s| t.redis_for(s).settings.tls.enabled)
         }
         Service::Postgres | Service::Mongodb => p.database.as_ref().is_some_and(|d| d.tls.enabled),
-        Service::Gateway | Service::Dashboard => false,
+        Service::Gateway | Service::GatewayControl | Service::Dashboard => false,
     }
 }
 

@@ -280,6 +280,7 @@ fn store_word(s: Store) -> &'static str {
 fn service_word(s: Service) -> &'static str {
     match s {
         Service::Gateway => "tyk-gateway",
+        Service::GatewayControl => "tyk-gateway-control",
         Service::Dashboard => "tyk-dashboard",
         Service::Redis => "redis",
         Service::RedisBus => "redis-cluster-bus",

@@ -146,6 +146,8 @@ struct TfContext<'a> {
     region: &'a str,
     domain: &'a str,
     load_balancer: bool,
+    /// Where the target group checks the Gateways' health (their control port).
+    gateway_control_port: u16,
     has_dashboard: bool,
     has_data_volumes: bool,
     machines: Vec<TfMachine>,
@@ -221,6 +223,7 @@ pub fn sg_rules(topology: &Topology) -> BTreeMap<String, (String, String, u16, S
 fn service_word(service: Service) -> &'static str {
     match service {
         Service::Gateway => "Tyk Gateway HTTP",
+        Service::GatewayControl => "Tyk Gateway control API and health checks",
         Service::Dashboard => "Tyk Dashboard HTTP",
         Service::Redis => "Redis",
         Service::RedisBus => "Redis Cluster bus",
@@ -390,6 +393,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         region: &ctx.profile.targets.terraform.region,
         domain: &t.domain,
         load_balancer: t.load_balancer,
+        gateway_control_port: crate::topology::GATEWAY_CONTROL_PORT,
         has_dashboard: t.machines.iter().any(|m| m.role == Role::Dashboard),
         has_data_volumes: !volume_roles_owned.is_empty(),
         machines,

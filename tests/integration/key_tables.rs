@@ -142,11 +142,22 @@ fn dashboard_keys(text: &str) -> Vec<Pattern> {
     all.iter().filter(|p| p.len() > 1 || !inner.contains(&p[0])).cloned().collect()
 }
 
+/// Dashboard keys §1.2 does not list, each checked in Tyk's generated Dashboard reference
+/// (tyk-docs 95922c952e677f1b455f06028c04b4b7bb9e10bf `snippets/dashboard-config.mdx`, by line).
+const DASHBOARD_VERIFIED: &[(&str, &str)] = &[
+    ("hash_keys", "dashboard-config.mdx:651 TYK_DB_HASHKEYS"),
+    ("enable_hashed_keys_listing", "dashboard-config.mdx:678 TYK_DB_ENABLEHASHEDKEYSLISTING"),
+    ("enable_aggregate_lookups", "dashboard-config.mdx:1143 TYK_DB_ENABLEAGGREGATELOOKUPS"),
+    ("notify_on_change", "dashboard-config.mdx:639 TYK_DB_NOTIFYONCHANGE"),
+    ("private_key_path", "dashboard-config.mdx:1340 TYK_DB_PRIVATEKEYPATH"),
+];
+
 fn tables() -> &'static Tables {
     static T: OnceLock<Tables> = OnceLock::new();
     T.get_or_init(|| {
         let doc = reference();
-        let dashboard = dashboard_keys(section(&doc, "1.2"));
+        let mut dashboard = dashboard_keys(section(&doc, "1.2"));
+        dashboard.extend(patterns(DASHBOARD_VERIFIED.iter().map(|(k, _)| (*k).to_owned())));
         let pump = section(&doc, "1.3");
 
         // Labelled lines of §1.3: (label prefix, context); an unlabelled line continues the previous

@@ -23,4 +23,5 @@ mod real_hosts;
 mod terraform;
 mod tools;
 mod tyk_schema;
+mod tyk_wiring;
 mod versions;

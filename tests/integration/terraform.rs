@@ -822,8 +822,9 @@ fn security_groups_are_least_privilege() {
     let set = |items: &[(&str, u64)]| items.iter().map(|(s, p)| ((*s).to_owned(), *p)).collect::<BTreeSet<_>>();
     // The database only from the Dashboard and Pump (and its own replicas).
     assert_eq!(sources("production", "postgres"), set(&[("dashboard", 5432), ("pump", 5432), ("postgres", 5432)]));
-    // The Gateways only from the load balancer (and the Dashboard's control calls).
-    assert_eq!(sources("production", "gateway"), set(&[("lb", 8080), ("dashboard", 8080)]));
+    // The Gateways only from the load balancer (traffic on 8080, health checks on the control
+    // port) and the Dashboard (the Gateway API on the control port only).
+    assert_eq!(sources("production", "gateway"), set(&[("lb", 8080), ("lb", 9696), ("dashboard", 9696)]));
     // Redis and Sentinel only from the roles that talk to them.
     assert_eq!(
         sources("production", "redis"),

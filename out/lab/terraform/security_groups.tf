@@ -29,11 +29,11 @@ locals {
   }
 
   sg_rules = {
-    "dashboard-to-gateway-8080" = {
+    "dashboard-to-gateway-9696" = {
       from        = "dashboard"
       to          = "gateway"
-      port        = 8080
-      description = "Tyk Gateway HTTP from dashboard to gateway on 8080"
+      port        = 9696
+      description = "Tyk Gateway control API and health checks from dashboard to gateway on 9696"
     }
     "dashboard-to-postgres-5432" = {
       from        = "dashboard"

@@ -39,6 +39,12 @@ locals {
       port        = 8080
       description = "Tyk Gateway HTTP from lb to gateway on 8080"
     }
+    "lb-to-gateway-9696" = {
+      from        = "lb"
+      to          = "gateway"
+      port        = 9696
+      description = "Tyk Gateway control API and health checks from lb to gateway on 9696"
+    }
     "redis-to-redis-6379" = {
       from        = "redis"
       to          = "redis"

@@ -33,11 +33,11 @@ locals {
   }
 
   sg_rules = {
-    "dashboard-to-gateway-8080" = {
+    "dashboard-to-gateway-9696" = {
       from        = "dashboard"
       to          = "gateway"
-      port        = 8080
-      description = "Tyk Gateway HTTP from dashboard to gateway on 8080"
+      port        = 9696
+      description = "Tyk Gateway control API and health checks from dashboard to gateway on 9696"
     }
     "dashboard-to-postgres-5432" = {
       from        = "dashboard"
@@ -80,6 +80,12 @@ locals {
       to          = "gateway"
       port        = 8080
       description = "Tyk Gateway HTTP from lb to gateway on 8080"
+    }
+    "lb-to-gateway-9696" = {
+      from        = "lb"
+      to          = "gateway"
+      port        = 9696
+      description = "Tyk Gateway control API and health checks from lb to gateway on 9696"
     }
     "postgres-to-postgres-5432" = {
       from        = "postgres"

@@ -1,6 +1,7 @@
-//! `tykgen lab-secrets`: the compose lab's `.env` with strong random values, and (when the
-//! profile uses TLS) a lab CA with one certificate per machine. Neither is part of the
-//! deterministic render: they are written next to it, never overwritten, keys and `.env` 0600.
+//! `tykgen lab-secrets`: the compose lab's `.env` with strong random values, the Dashboard's
+//! payload-signing key pair (with a Dashboard) and (when the profile uses TLS) a lab CA with one
+//! certificate per machine. None is part of the deterministic render: they are written next to
+//! it, never overwritten, keys and `.env` 0600.
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -160,7 +161,25 @@ fn missing_env_lines(t: &Topology, existing: &str) -> anyhow::Result<(String, Ve
     Ok((text, names))
 }
 
-/// `tykgen lab-secrets`: writes `.env` and, with TLS, `tls/` into `dir` (the compose folder).
+/// Bits of the payload-signing RSA key (tyk-docs security-best-practices.mdx: `openssl genrsa 2048`).
+const SIGNING_BITS: usize = 2048;
+
+/// The Dashboard's payload-signing key pair, relative to the compose folder: `signing/private.pem`
+/// (PKCS#8, 0600) and `signing/public.pem` (SubjectPublicKeyInfo, "PUBLIC KEY"): the PEM types
+/// goverify's `parsePrivateKey`/`parsePublicKey` read (TykTechnologies/goverify util.go).
+///
+/// # Errors
+/// The random source or the encoding fails.
+pub fn signing_files() -> anyhow::Result<Vec<(String, String, u32)>> {
+    use rsa::pkcs8::{EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, SIGNING_BITS).context("generating the RSA key")?;
+    let private = key.to_pkcs8_pem(LineEnding::LF).context("encoding the private key")?;
+    let public = key.to_public_key().to_public_key_pem(LineEnding::LF).context("encoding the public key")?;
+    Ok(vec![("private.pem".to_owned(), private.to_string(), 0o600), ("public.pem".to_owned(), public, 0o644)])
+}
+
+/// `tykgen lab-secrets`: writes `.env`, `signing/` (with a Dashboard) and, with TLS, `tls/` into
+/// `dir` (the compose folder).
 ///
 /// # Errors
 /// A file cannot be written.
@@ -187,6 +206,17 @@ pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>>
         notes.push(format!("wrote {} (mode 0600)", env.display()));
         if t.secrets.iter().any(|s| !s.generated) {
             notes.push("set DASHBOARD_LICENSE in .env to your Tyk Dashboard licence key".to_owned());
+        }
+    }
+    if t.machines.iter().any(|m| m.role == crate::topology::Role::Dashboard) {
+        let signing = dir.join(super::SIGNING_SRC);
+        if signing.join("public.pem").exists() {
+            notes.push(format!("kept {} (remove it to create a new signing key pair)", signing.display()));
+        } else {
+            for (rel, contents, mode) in signing_files()? {
+                create_new(&signing.join(rel), contents.as_bytes(), mode)?;
+            }
+            notes.push(format!("wrote the Dashboard's payload-signing key pair into {}", signing.display()));
         }
     }
     if tls {

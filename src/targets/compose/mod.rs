@@ -39,15 +39,15 @@ use crate::config::tls_paths;
 use crate::output::{FileMode, FileSet};
 use crate::profile::{Engine, RedisMode};
 use crate::topology::{
-    DASHBOARD_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, Peer, REDIS_PORT,
-    Replication, Role, SENTINEL_PORT, SecretUse, Store, Topology,
+    DASHBOARD_PORT, GATEWAY_CONTROL_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, Peer,
+    REDIS_PORT, Replication, Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
 use crate::versions;
 
 /// The one-shot service that prepares the tools and TLS volumes.
 pub const INIT_SERVICE: &str = "tykgen-init";
 /// The load-balancer service.
-pub const LB_SERVICE: &str = "load-balancer";
+pub const LB_SERVICE: &str = crate::topology::LB_HOST;
 /// The MongoDB replica-set initiation service.
 pub const MONGO_INIT_SERVICE: &str = "mongodb-init";
 /// Where the static busybox is mounted in services whose image has no shell or HTTP client.
@@ -56,6 +56,8 @@ const TOOLS_DIR: &str = "/tykgen-tools";
 const TOOLS_VOLUME: &str = "tykgen-tools";
 /// Where read-only copies of files that the container rewrites are mounted.
 const SHARE_DIR: &str = "/usr/local/share/tykgen";
+/// The folder (in the compose folder) `tykgen lab-secrets` writes the signing key pair into.
+pub const SIGNING_SRC: &str = "signing";
 /// Published port of the Gateway (or the load balancer in front of it).
 const LB_PORT: u16 = 8080;
 /// Container user ids of the images (for TLS key ownership).
@@ -352,6 +354,27 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             ));
         }
     }
+    // The payload-signing key pair: the private key to the Dashboard only, the public key to
+    // every Gateway, each into its own volume owned by the image's user.
+    if t.with_role(Role::Dashboard).next().is_some() {
+        init.volumes.push(format!("./{SIGNING_SRC}:/signing-src:ro"));
+        script.push_str(&format!(
+            "if [ ! -f /signing-src/private.pem ] || [ ! -f /signing-src/public.pem ]; then\n  \
+             echo '{SIGNING_SRC}/private.pem is missing: run `tykgen lab-secrets` for this profile first (see README.md)' >&2\n  \
+             exit 1\nfi\n"
+        ));
+        for m in t.machines.iter().filter(|m| matches!(m.role, Role::Dashboard | Role::Gateway)) {
+            let vol = signing_volume(m);
+            init.volumes.push(format!("{vol}:/signing/{}", m.name));
+            volumes.insert(vol);
+            let (file, mode) = if m.role == Role::Dashboard { ("private.pem", "0600") } else { ("public.pem", "0644") };
+            let n = &m.name;
+            script.push_str(&format!(
+                "cp /signing-src/{file} /signing/{n}/{file}\nchown -R {UID_TYK}:{UID_TYK} /signing/{n}\n\
+                 chmod {mode} /signing/{n}/{file}\n"
+            ));
+        }
+    }
     init.entrypoint = vec!["/bin/sh".into(), "-c".into(), script];
     services.push(init);
 
@@ -366,8 +389,12 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         lb.volumes.push("./haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro".into());
         lb.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
         lb.ports.push(publish(bind, LB_PORT, LB_PORT));
-        lb.networks =
-            lb_networks(t).into_iter().map(|name| Net { name, aliases: Vec::new(), ipv4_address: None }).collect();
+        // The host name is an alias too: `host_config.override_hostname` names it.
+        let host = format!("{LB_SERVICE}.{}", t.domain);
+        lb.networks = lb_networks(t)
+            .into_iter()
+            .map(|name| Net { name, aliases: vec![host.clone()], ipv4_address: None })
+            .collect();
         lb.depend(INIT_SERVICE, "service_completed_successfully");
         for g in &gateways {
             lb.depend(&g.name, "service_healthy");
@@ -530,13 +557,25 @@ fn machine_services(
     let mut s = Service::new(&m.name, "machine", image.clone());
     s.machine = Some(m.name.clone());
     s.hostname = Some(m.host.clone());
+    // Every Gateway also answers to the control name the Dashboard calls (Docker's DNS returns
+    // the address of each running Gateway for it).
+    let control = t.gateway_control_host();
     s.networks = service_networks(t, m)
         .into_iter()
-        .map(|name| Net { name, aliases: vec![m.host.clone()], ipv4_address: None })
+        .map(|name| {
+            let mut aliases = vec![m.host.clone()];
+            if m.role == Role::Gateway && name == group_network(m) {
+                aliases.push(control.clone());
+            }
+            Net { name, aliases, ipv4_address: None }
+        })
         .collect();
     s.depend(INIT_SERVICE, "service_completed_successfully");
     if tls {
         s.volumes.push(format!("{}-tls:{}:ro", m.name, crate::topology::TLS_DIR));
+    }
+    if matches!(m.role, Role::Dashboard | Role::Gateway) && t.with_role(Role::Dashboard).next().is_some() {
+        s.volumes.push(format!("{}:{}:ro", signing_volume(m), crate::config::signing_paths::DIR));
     }
     // Config files at their install paths. Those the server rewrites (Sentinel's, and a Redis
     // server's under Sentinel, which has it CONFIG REWRITE on failover) go to SHARE_DIR, the seed
@@ -598,8 +637,9 @@ fn machine_services(
         Role::Gateway | Role::Dashboard | Role::Pump => {
             s.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
             let (port, path) = match m.role {
-                // `/ready` where the release has it: 503 until Redis is up and the APIs are loaded.
-                Role::Gateway => (GATEWAY_PORT, versions::gateway_health_path(&p.tyk.version)),
+                // `/ready` where the release has it (503 until Redis is up and the APIs are loaded),
+                // on the control port, where Tyk 5.8 serves its health endpoints.
+                Role::Gateway => (GATEWAY_CONTROL_PORT, versions::gateway_health_path(&p.tyk.version)),
                 Role::Dashboard => (DASHBOARD_PORT, "/hello"),
                 _ => (PUMP_HEALTH_PORT, "/health"),
             };
@@ -734,6 +774,11 @@ fn machine_services(
     let mut out = vec![s];
     out.extend(extra);
     Ok(out)
+}
+
+/// The volume holding a Dashboard's private or a Gateway's public signing key.
+fn signing_volume(m: &Machine) -> String {
+    format!("{}-signing", m.name)
 }
 
 /// True when `m` rewrites its own configuration file: a Sentinel, and a Redis server under
@@ -1091,7 +1136,9 @@ fn haproxy_cfg(t: &Topology, gateways: &[&Machine], health: &str) -> String {
     );
     for g in gateways {
         out.push_str(&format!(
-            "    server {} {}:{GATEWAY_PORT} check resolvers docker init-addr last,libc,none\n",
+            // Traffic to the proxy port; health checks to the control port, where Tyk 5.8 serves
+            // them. No frontend forwards to the control port.
+            "    server {} {}:{GATEWAY_PORT} check port {GATEWAY_CONTROL_PORT} resolvers docker init-addr last,libc,none\n",
             g.name,
             g.endpoint()
         ));
