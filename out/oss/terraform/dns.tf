@@ -42,6 +42,7 @@ resource "aws_route53_record" "machine" {
   records = [aws_instance.machine[each.key].private_ip]
 }
 
+
 # Reverse names, only with var.reverse_dns: nothing in the stack needs them (pg_hba.conf names
 # subnets, not hosts). A private reverse zone per /16 of the VPC's CIDR blocks (in-addr.arpa names
 # have one label per octet, so a zone starts at /8, /16 or /24, and a VPC block of /16 to /28 lies

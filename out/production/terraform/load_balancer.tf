@@ -75,9 +75,11 @@ resource "aws_lb_target_group" "gateway" {
   target_type          = "instance"
   deregistration_delay = 30
 
+  # Tyk 5.8 serves its health endpoints on the control port (control_api_port), which no
+  # listener forwards to: the security groups let the load balancer reach it for this only.
   health_check {
     path                = "/ready"
-    port                = "traffic-port"
+    port                = "9696"
     protocol            = "HTTP"
     matcher             = "200"
     interval            = 10
@@ -146,5 +148,19 @@ check "load_balancer_access_logs" {
   assert {
     condition     = var.lb_access_logs_bucket != null
     error_message = "No lb_access_logs_bucket: the load balancer keeps no access logs. Set it (an S3 bucket whose policy lets Elastic Load Balancing write) outside a lab."
+  }
+}
+
+# load-balancer.<domain>: the name users call, which the Dashboard shows
+# (host_config.override_hostname).
+resource "aws_route53_record" "load_balancer" {
+  zone_id = local.zone_id
+  name    = "load-balancer.${local.domain}"
+  type    = "A"
+
+  alias {
+    name                   = aws_lb.gateway.dns_name
+    zone_id                = aws_lb.gateway.zone_id
+    evaluate_target_health = true
   }
 }

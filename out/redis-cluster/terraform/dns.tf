@@ -42,6 +42,18 @@ resource "aws_route53_record" "machine" {
   records = [aws_instance.machine[each.key].private_ip]
 }
 
+# gateway-control.<domain>: one address per Gateway. The Dashboard calls the Gateway API
+# (tyk_api_config) by this name on the control port, so losing one Gateway loses no key
+# management: its client tries the next address.
+resource "aws_route53_record" "gateway_control" {
+  zone_id = local.zone_id
+  name    = "gateway-control.${local.domain}"
+  type    = "A"
+  ttl     = 60
+  records = sort([for name, m in local.machines : aws_instance.machine[name].private_ip if m.role == "gateway"])
+}
+
+
 # Reverse names, only with var.reverse_dns: nothing in the stack needs them (pg_hba.conf names
 # subnets, not hosts). A private reverse zone per /16 of the VPC's CIDR blocks (in-addr.arpa names
 # have one label per octet, so a zone starts at /8, /16 or /24, and a VPC block of /16 to /28 lies

@@ -100,19 +100,19 @@ run "plan_and_apply" {
 
   # One ingress and one egress rule per (client tier, server tier, port) of the topology's links.
   assert {
-    condition     = toset(keys(aws_vpc_security_group_ingress_rule.link)) == toset(["dashboard-to-gateway-8080", "dashboard-to-postgres-5432", "dashboard-to-redis-6379", "gateway-to-dashboard-3000", "gateway-to-redis-6379", "pump-to-postgres-5432", "pump-to-redis-6379"])
+    condition     = toset(keys(aws_vpc_security_group_ingress_rule.link)) == toset(["dashboard-to-gateway-9696", "dashboard-to-postgres-5432", "dashboard-to-redis-6379", "gateway-to-dashboard-3000", "gateway-to-redis-6379", "pump-to-postgres-5432", "pump-to-redis-6379"])
     error_message = "The security-group rules differ from the topology's links: ${join(", ", keys(aws_vpc_security_group_ingress_rule.link))}."
   }
 
   assert {
     condition = (
-      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-8080"].security_group_id == aws_security_group.tier["gateway"].id &&
-      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-8080"].referenced_security_group_id == aws_security_group.tier["dashboard"].id &&
-      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-8080"].from_port == 8080 &&
-      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-8080"].security_group_id == aws_security_group.tier["dashboard"].id &&
-      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-8080"].referenced_security_group_id == aws_security_group.tier["gateway"].id
+      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-9696"].security_group_id == aws_security_group.tier["gateway"].id &&
+      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-9696"].referenced_security_group_id == aws_security_group.tier["dashboard"].id &&
+      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-9696"].from_port == 9696 &&
+      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-9696"].security_group_id == aws_security_group.tier["dashboard"].id &&
+      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-9696"].referenced_security_group_id == aws_security_group.tier["gateway"].id
     )
-    error_message = "The rule dashboard-to-gateway-8080 does not open dashboard -> gateway on 8080."
+    error_message = "The rule dashboard-to-gateway-9696 does not open dashboard -> gateway on 9696."
   }
 
   assert {

@@ -116,7 +116,7 @@ run "plan_and_apply" {
 
   # One ingress and one egress rule per (client tier, server tier, port) of the topology's links.
   assert {
-    condition     = toset(keys(aws_vpc_security_group_ingress_rule.link)) == toset(["gateway-to-redis-6379", "gateway-to-sentinel-26379", "lb-to-gateway-8080", "redis-to-redis-6379", "sentinel-to-redis-6379", "sentinel-to-sentinel-26379"])
+    condition     = toset(keys(aws_vpc_security_group_ingress_rule.link)) == toset(["gateway-to-redis-6379", "gateway-to-sentinel-26379", "lb-to-gateway-8080", "lb-to-gateway-9696", "redis-to-redis-6379", "sentinel-to-redis-6379", "sentinel-to-sentinel-26379"])
     error_message = "The security-group rules differ from the topology's links: ${join(", ", keys(aws_vpc_security_group_ingress_rule.link))}."
   }
 
@@ -151,6 +151,17 @@ run "plan_and_apply" {
       aws_vpc_security_group_egress_rule.link["lb-to-gateway-8080"].referenced_security_group_id == aws_security_group.tier["gateway"].id
     )
     error_message = "The rule lb-to-gateway-8080 does not open lb -> gateway on 8080."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.link["lb-to-gateway-9696"].security_group_id == aws_security_group.tier["gateway"].id &&
+      aws_vpc_security_group_ingress_rule.link["lb-to-gateway-9696"].referenced_security_group_id == aws_security_group.lb.id &&
+      aws_vpc_security_group_ingress_rule.link["lb-to-gateway-9696"].from_port == 9696 &&
+      aws_vpc_security_group_egress_rule.link["lb-to-gateway-9696"].security_group_id == aws_security_group.lb.id &&
+      aws_vpc_security_group_egress_rule.link["lb-to-gateway-9696"].referenced_security_group_id == aws_security_group.tier["gateway"].id
+    )
+    error_message = "The rule lb-to-gateway-9696 does not open lb -> gateway on 9696."
   }
 
   assert {

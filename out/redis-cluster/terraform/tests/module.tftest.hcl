@@ -116,7 +116,7 @@ run "plan_and_apply" {
 
   # One ingress and one egress rule per (client tier, server tier, port) of the topology's links.
   assert {
-    condition     = toset(keys(aws_vpc_security_group_ingress_rule.link)) == toset(["analytics-redis-to-analytics-redis-6379", "analytics-sentinel-to-analytics-redis-6379", "analytics-sentinel-to-analytics-sentinel-26379", "cache-redis-to-cache-redis-6379", "cache-sentinel-to-cache-redis-6379", "cache-sentinel-to-cache-sentinel-26379", "dashboard-to-gateway-8080", "dashboard-to-postgres-5432", "dashboard-to-redis-6379", "gateway-to-analytics-redis-6379", "gateway-to-analytics-sentinel-26379", "gateway-to-cache-redis-6379", "gateway-to-cache-sentinel-26379", "gateway-to-dashboard-3000", "gateway-to-redis-6379", "lb-to-gateway-8080", "postgres-to-postgres-5432", "pump-to-analytics-redis-6379", "pump-to-analytics-sentinel-26379", "pump-to-postgres-5432", "redis-to-redis-16379", "redis-to-redis-6379"])
+    condition     = toset(keys(aws_vpc_security_group_ingress_rule.link)) == toset(["analytics-redis-to-analytics-redis-6379", "analytics-sentinel-to-analytics-redis-6379", "analytics-sentinel-to-analytics-sentinel-26379", "cache-redis-to-cache-redis-6379", "cache-sentinel-to-cache-redis-6379", "cache-sentinel-to-cache-sentinel-26379", "dashboard-to-gateway-9696", "dashboard-to-postgres-5432", "dashboard-to-redis-6379", "gateway-to-analytics-redis-6379", "gateway-to-analytics-sentinel-26379", "gateway-to-cache-redis-6379", "gateway-to-cache-sentinel-26379", "gateway-to-dashboard-3000", "gateway-to-redis-6379", "lb-to-gateway-8080", "lb-to-gateway-9696", "postgres-to-postgres-5432", "pump-to-analytics-redis-6379", "pump-to-analytics-sentinel-26379", "pump-to-postgres-5432", "redis-to-redis-16379", "redis-to-redis-6379"])
     error_message = "The security-group rules differ from the topology's links: ${join(", ", keys(aws_vpc_security_group_ingress_rule.link))}."
   }
 
@@ -188,13 +188,13 @@ run "plan_and_apply" {
 
   assert {
     condition = (
-      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-8080"].security_group_id == aws_security_group.tier["gateway"].id &&
-      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-8080"].referenced_security_group_id == aws_security_group.tier["dashboard"].id &&
-      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-8080"].from_port == 8080 &&
-      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-8080"].security_group_id == aws_security_group.tier["dashboard"].id &&
-      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-8080"].referenced_security_group_id == aws_security_group.tier["gateway"].id
+      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-9696"].security_group_id == aws_security_group.tier["gateway"].id &&
+      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-9696"].referenced_security_group_id == aws_security_group.tier["dashboard"].id &&
+      aws_vpc_security_group_ingress_rule.link["dashboard-to-gateway-9696"].from_port == 9696 &&
+      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-9696"].security_group_id == aws_security_group.tier["dashboard"].id &&
+      aws_vpc_security_group_egress_rule.link["dashboard-to-gateway-9696"].referenced_security_group_id == aws_security_group.tier["gateway"].id
     )
-    error_message = "The rule dashboard-to-gateway-8080 does not open dashboard -> gateway on 8080."
+    error_message = "The rule dashboard-to-gateway-9696 does not open dashboard -> gateway on 9696."
   }
 
   assert {
@@ -294,6 +294,17 @@ run "plan_and_apply" {
       aws_vpc_security_group_egress_rule.link["lb-to-gateway-8080"].referenced_security_group_id == aws_security_group.tier["gateway"].id
     )
     error_message = "The rule lb-to-gateway-8080 does not open lb -> gateway on 8080."
+  }
+
+  assert {
+    condition = (
+      aws_vpc_security_group_ingress_rule.link["lb-to-gateway-9696"].security_group_id == aws_security_group.tier["gateway"].id &&
+      aws_vpc_security_group_ingress_rule.link["lb-to-gateway-9696"].referenced_security_group_id == aws_security_group.lb.id &&
+      aws_vpc_security_group_ingress_rule.link["lb-to-gateway-9696"].from_port == 9696 &&
+      aws_vpc_security_group_egress_rule.link["lb-to-gateway-9696"].security_group_id == aws_security_group.lb.id &&
+      aws_vpc_security_group_egress_rule.link["lb-to-gateway-9696"].referenced_security_group_id == aws_security_group.tier["gateway"].id
+    )
+    error_message = "The rule lb-to-gateway-9696 does not open lb -> gateway on 9696."
   }
 
   assert {
