@@ -16,10 +16,9 @@ use crate::common::{builtins, read_json, render_all};
 use crate::tools::repo_root;
 
 /// Names emitted today that the fixture does not list, each waiting for a fix on another branch.
-/// The test fails when one is no longer emitted, so the entry is removed with the fix.
-/// - Dashboard `PGPASSWORD`: issue 10 item 10 (H10b) moves the password into
-///   `TYK_DB_STORAGE_<LAYER>_CONNECTIONSTRING`, the variables Tyk's docs and chart use.
-const PENDING: &[(&str, &str)] = &[("dashboard", "PGPASSWORD")];
+/// The test fails when one is no longer emitted, so the entry is removed with the fix. (Empty
+/// since the Dashboard's `PGPASSWORD` moved into `TYK_DB_STORAGE_<LAYER>_CONNECTIONSTRING`.)
+const PENDING: &[(&str, &str)] = &[];
 
 /// `tykgen`'s own variables, read by its entrypoint scripts, never by a Tyk process.
 const OWN_PREFIX: &str = "TYKGEN_";

@@ -422,7 +422,7 @@ fn addresses_and_the_compose_subnet_are_validated_by_check() {
         ("machines.gateway-1.address=1.2.3.4:80", "has a port"),
         ("machines.gateway-1.address=999.999.999.999", "not a valid IPv4 address"),
         ("machines.gateway-1.address='[fd00::1]:80'", "must be an IP address or a DNS name"),
-        ("machines.gateway-1.address=-bad-.example", "neither an IP address nor a valid host name"),
+        ("machines.gateway-1.address=-bad-.example", "must be an IP address or a DNS name"),
         ("targets.compose.subnet=8.8.8.0/24", "not a private range"),
         ("targets.compose.subnet=10.0.0.0/33", "has a /33 prefix"),
     ] {

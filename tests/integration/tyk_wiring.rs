@@ -75,8 +75,7 @@ fn dashboard_secrets_use_the_documented_variable_names() {
         }
         for host in texts(tmp.path(), "dashboard-1.yml") {
             assert!(
-                host.contains("var: !unsafe \"TYK_DB_NODESECRET\"")
-                    && host.contains("var: !unsafe \"TYK_DB_TYKAPI_SECRET\""),
+                host.contains("var: \"TYK_DB_NODESECRET\"") && host.contains("var: \"TYK_DB_TYKAPI_SECRET\""),
                 "{name}"
             );
         }

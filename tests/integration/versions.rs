@@ -61,14 +61,15 @@ fn alb_health_path(dir: &Path) -> Option<String> {
     }
 }
 
-/// The `url`s of the `ansible.builtin.uri` tasks of a playbook that probe a Gateway (port 8080).
+/// The `url`s of the `ansible.builtin.uri` tasks of a playbook that probe a Gateway (its control
+/// port 9696, where Tyk 5.8 serves the health endpoints).
 fn ansible_gateway_probes(path: &Path) -> Vec<String> {
     let plays = yaml(path);
     let mut out = Vec::new();
     for play in plays.as_array().unwrap() {
         for key in ["tasks", "post_tasks"] {
             for task in play[key].as_array().into_iter().flatten() {
-                if let Some(url) = task["ansible.builtin.uri"]["url"].as_str().filter(|u| u.contains(":8080/")) {
+                if let Some(url) = task["ansible.builtin.uri"]["url"].as_str().filter(|u| u.contains(":9696/")) {
                     out.push(url.to_owned());
                 }
             }
@@ -140,7 +141,7 @@ fn health_checks_use_ready_where_the_gateway_has_it() {
             let dir = tmp.path().join(p);
             let compose = yaml(&dir.join("compose/compose.yaml"));
             for (name, s) in services_of(&compose, "gateway") {
-                assert!(health_test(s).ends_with(&format!(":8080{path}")), "{p}/{name}: {}", health_test(s));
+                assert!(health_test(s).ends_with(&format!(":9696{path}")), "{p}/{name}: {}", health_test(s));
             }
             if let Ok(cfg) = std::fs::read_to_string(dir.join("compose/haproxy/haproxy.cfg")) {
                 assert!(cfg.contains(&format!("option httpchk GET {path}\n")), "{p}: {cfg}");

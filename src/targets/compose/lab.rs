@@ -190,7 +190,7 @@ pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>>
         let existing = fs_err::read_to_string(&env)?;
         let (text, names) = missing_env_lines(t, &existing)?;
         if names.is_empty() {
-            notes.push(format!("kept {} (it has every secret)", env.display()));
+            notes.push(format!("kept {} (it has every secret; never overwritten)", env.display()));
         } else {
             let mut f = std::fs::OpenOptions::new()
                 .append(true)

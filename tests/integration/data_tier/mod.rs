@@ -140,6 +140,19 @@ impl Rendered {
             })
             .unwrap_or_else(|| panic!("{machine} gets no {var}"))
     }
+
+    /// The value the Tyk component on `machine` gets in `var` when it is built from a template
+    /// (`SecretUse::EnvTemplate`), with the test values of its secrets filled in.
+    pub(crate) fn env_template(&self, machine: &str, var: &str) -> String {
+        let mc = self.bundle.get(machine).unwrap_or_else(|| panic!("no machine {machine}"));
+        mc.secrets
+            .iter()
+            .find_map(|s| match s {
+                SecretUse::EnvTemplate { var: v, template, secrets } if v == var => Some(fill(template, secrets)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{machine} gets no {var}"))
+    }
 }
 
 /// The test value of secret `name`.

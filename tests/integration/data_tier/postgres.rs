@@ -153,6 +153,26 @@ fn client(t: &PgTools, conninfo: &str, password: &str, sql: &str) -> Output {
     )
 }
 
+/// The `tyk` role's password as the Dashboard and the Pump get it: inside
+/// `TYK_DB_STORAGE_MAIN_CONNECTIONSTRING` and `TYK_PMP_PUMPS_SQL_META_CONNECTIONSTRING`, whose
+/// strings are the files' `connection_string` plus ` password=...`.
+fn tyk_password(r: &Rendered) -> String {
+    let mut found = Vec::new();
+    for (machine, var, file) in [
+        ("dashboard-1", "TYK_DB_STORAGE_MAIN_CONNECTIONSTRING", "tyk_analytics.conf"),
+        ("pump-1", "TYK_PMP_PUMPS_SQL_META_CONNECTIONSTRING", "pump.conf"),
+    ] {
+        let value = r.env_template(machine, var);
+        let (conninfo, pw) = value.rsplit_once(" password=").unwrap_or_else(|| panic!("{machine} {var}: {value}"));
+        let mut in_file = Vec::new();
+        connection_strings(&r.json(machine, file), &mut in_file);
+        assert!(in_file.iter().any(|c| c == conninfo), "{machine}: {var} is not the file's connection string");
+        found.push(pw.to_owned());
+    }
+    assert_eq!(found[0], found[1], "the Dashboard and the Pump use different passwords");
+    found.swap_remove(0)
+}
+
 /// Every `connection_string` in a generated Tyk JSON file.
 fn connection_strings(v: &Value, out: &mut Vec<String>) {
     match v {
@@ -395,8 +415,9 @@ fn postgres_replicates_refuses_strangers_and_tyk_connects() {
     retention_drops_old_daily_tables(&t, &r, &p1, &p2, &scripts);
 
     // Tyk's connection strings (Dashboard and Pump) connect to the primary over TLS.
-    let tyk_pw = r.secret_env("pump-1", "PGPASSWORD");
-    assert_eq!(tyk_pw, r.secret_env("dashboard-1", "PGPASSWORD"));
+    // The password of the role `tyk` reaches the Dashboard and the Pump inside the connection
+    // strings of their documented variables (the files hold the strings without it).
+    let tyk_pw = tyk_password(&r);
     let mut conninfos = Vec::new();
     for (machine, file) in [("dashboard-1", "tyk_analytics.conf"), ("pump-1", "pump.conf")] {
         for c in tyk_conninfos(&r, machine, file, &certs[machine]) {
@@ -504,7 +525,7 @@ fn postgres_mutual_tls_requires_a_client_certificate() {
     let certs = pki.machines(&r, &["postgres-1", "pump-1"]);
     let mut p1 = PgNode::new(&t, &tmp.path().join("pg"), "postgres-1", &certs["postgres-1"]);
     start_primary(&t, &r, &mut p1, &tmp.path().join("scripts"));
-    let tyk_pw = r.secret_env("pump-1", "PGPASSWORD");
+    let tyk_pw = tyk_password(&r);
     let conninfos = tyk_conninfos(&r, "pump-1", "pump.conf", &certs["pump-1"]);
     for c in &conninfos {
         assert!(c.contains(" sslcert=") && c.contains(" sslkey="), "mutual TLS without a client certificate: {c}");
