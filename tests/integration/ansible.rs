@@ -696,19 +696,15 @@ fn the_redis_cluster_is_created_from_ip_addresses() {
 
 /// `copy` does not create folders, and a fresh host has no `/etc/systemd/system/<unit>.d/`: every
 /// drop-in a role writes there has its folder created earlier in the same task file. (Failed before
-/// the fix on roles/redis/tasks/install.yml and roles/common/tasks/data_volume.yml.)
+/// the fix on roles/redis/tasks/install.yml, roles/common/tasks/data_volume.yml and the three Tyk
+/// roles' main.yml.)
 #[test]
 fn systemd_drop_in_folders_are_created_before_the_drop_ins() {
-    // The Tyk roles' drop-ins are fixed with the Tyk roles' own changes (issue 10).
-    const ELSEWHERE: &[&str] = &["roles/tyk_gateway/", "roles/tyk_dashboard/", "roles/tyk_pump/"];
     let dest = regex::Regex::new(r#"(?m)^\s*dest: "?(/etc/systemd/system/[^"/]+\.d)/[^"]+"?$"#).unwrap();
     let mut checked = 0;
     for profile in builtins() {
         let project = project(&profile);
         for (path, text) in project.iter().filter(|(p, _)| p.starts_with("roles/") && p.contains("/tasks/")) {
-            if ELSEWHERE.iter().any(|r| path.starts_with(r)) {
-                continue;
-            }
             for c in dest.captures_iter(text) {
                 let folder = &c[1];
                 let at = c.get(0).unwrap().start();
