@@ -172,7 +172,7 @@ pub fn text(e: &Explanation) -> String {
                 format!("{} {}{pools} x {}", c.machines, c.role, c.max_active)
             })
             .collect();
-        let verdict = if r.budget.total <= u64::from(r.budget.maxclients) { "fits" } else { "OVER the limit" };
+        let verdict = if r.budget.fits() { "fits" } else { "OVER the limit" };
         let _ = writeln!(
             out,
             "  connections: {} = {} of maxclients {} ({verdict})",
