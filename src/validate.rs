@@ -34,6 +34,7 @@ pub fn validate(loaded: &Loaded) -> Result<(), Diagnostics> {
     }
     v.database();
     v.addresses();
+    v.accepted_rules();
     // Everything below builds the topology, so only once its size is known to be bounded.
     if v.limits() {
         let topology = topology::build(&loaded.profile);
@@ -50,6 +51,18 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// `check.accept` names warning or note rules, each with a reason.
+    fn accepted_rules(&mut self) {
+        for (id, reason) in &self.loaded.profile.check.accept {
+            let path = format!("check.accept.{id}");
+            if let Err(message) = crate::check::acceptable(id) {
+                self.error(&path, message);
+            } else if reason.trim().is_empty() {
+                self.error(&path, format!("`{path}` has no reason: say why this profile accepts {id}"));
+            }
+        }
+    }
+
     fn error(&mut self, path: &str, message: String) -> &mut Diagnostic {
         self.errors.push(Diagnostic::error(message, Some(self.loaded.loc(path))));
         // INVARIANT: pushed on the line above.

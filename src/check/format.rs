@@ -11,7 +11,17 @@ use crate::diagnostic::{Loc, Severity};
 /// The human report: each finding with its source line, help and guidance, then a summary.
 #[must_use]
 pub fn human(report: &Report, color: bool) -> String {
-    let mut out: String = report.findings.iter().map(|f| f.diagnostic().render(color) + "\n").collect();
+    let (accepted, open): (Vec<&Finding>, Vec<&Finding>) = report.findings.iter().partition(|f| f.accepted.is_some());
+    let mut out: String = open.iter().map(|f| f.diagnostic().render(color) + "\n").collect();
+    // Accepted findings get one line each: the profile already says why it lives with them.
+    for f in &accepted {
+        let at = f.loc.as_ref().map(|l| format!(" ({}:{}:{})", l.source.name, l.line, l.col)).unwrap_or_default();
+        let why = f.accepted.as_deref().unwrap_or_default();
+        let _ = writeln!(out, "accepted[{}]{at}: {} (the profile says: {why})", f.rule.id, f.message);
+    }
+    if !accepted.is_empty() {
+        out.push('\n');
+    }
     let name = report.profile.as_deref().unwrap_or("the profile");
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let (e, w, n) = (report.count(Severity::Error), report.count(Severity::Warning), report.count(Severity::Note));
@@ -22,9 +32,13 @@ pub fn human(report: &Report, color: bool) -> String {
     } else {
         "failed (--strict: warnings fail the check)"
     };
+    let accepted = match report.accepted() {
+        0 => String::new(),
+        a => format!(", {a} accepted"),
+    };
     let _ = writeln!(
         out,
-        "{name}: {}, {}, {}; check {verdict}",
+        "{name}: {}, {}, {}{accepted}; check {verdict}",
         plural(e, "error"),
         plural(w, "warning"),
         plural(n, "note")
@@ -52,6 +66,7 @@ pub fn json(report: &Report) -> Value {
                 "source": f.rule.source,
                 "path": (!f.path.is_empty()).then_some(&f.path),
                 "location": f.loc.as_ref().map(location),
+                "accepted": f.accepted,
             })
         })
         .collect();
@@ -65,6 +80,7 @@ pub fn json(report: &Report) -> Value {
             "errors": report.count(Severity::Error),
             "warnings": report.count(Severity::Warning),
             "notes": report.count(Severity::Note),
+            "accepted": report.accepted(),
         },
         "findings": findings,
     })
@@ -129,6 +145,9 @@ fn sarif_result(f: &Finding) -> Value {
     }
     if !location.is_empty() {
         result["locations"] = json!([Value::Object(location)]);
+    }
+    if let Some(why) = &f.accepted {
+        result["suppressions"] = json!([{ "kind": "inSource", "justification": why }]);
     }
     result
 }

@@ -56,10 +56,13 @@ pub struct Rule {
     pub source: &'static str,
 }
 
-const PFP_SPLIT: &str = "Planning for Production: Split out your Database";
-const PFP_REDIS_DATA: &str = "Planning for Production: Protection of Redis data";
-const PFP_TLS: &str = "Planning for Production: Redis Encryption";
-const PFP_POOL: &str = "Planning for Production: Make sure you have enough Redis connections";
+// Sources are public: Tyk's docs pages, release notes and sources at a tag, the servers' own docs,
+// or this project's docs. The Planning for Production guidance now lives on Tyk's "Database
+// Management" page; its section names are quoted as they appear there.
+const PFP_SPLIT: &str = "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\" (https://tyk.io/docs/planning-for-production/database-settings)";
+const PFP_REDIS_DATA: &str = "Tyk docs, Planning for Production > Database Management, \"Protection of Redis data\" (https://tyk.io/docs/planning-for-production/database-settings)";
+const PFP_TLS: &str = "Tyk docs, Planning for Production > Database Management, \"Redis Encryption\" (https://tyk.io/docs/planning-for-production/database-settings)";
+const PFP_POOL: &str = "Tyk docs, Planning for Production > Database Management, \"Make sure you have enough Redis connections\" (https://tyk.io/docs/planning-for-production/database-settings)";
 
 /// Every rule, in the order of `docs/check-rules.md`.
 pub const RULES: &[Rule] = &[
@@ -68,112 +71,112 @@ pub const RULES: &[Rule] = &[
         family: Family::Profile,
         severity: Severity::Error,
         title: "the profile loads and is structurally valid (reported by `check --format json|sarif` too)",
-        source: "tykgen profile format (`tykgen schema`) and src/validate.rs",
+        source: "the tykgen profile format (`tykgen schema`) and its structural rules (docs/check-rules.md)",
     },
     Rule {
         id: "TYK-COMPAT-REDIS",
         family: Family::Compatibility,
         severity: Severity::Error,
         title: "each Redis version is one the Tyk Gateway/Dashboard version (and the Pump reading it) supports",
-        source: "tyk-reference.md §3 compatibility matrix (Redis column, Pump line); Planning for Production: Supported Versions",
+        source: "Tyk release notes, \"3rd Party Dependencies & Tools\" (https://tyk.io/docs/developer-support/release-notes/gateway, https://tyk.io/docs/developer-support/release-notes/pump); Planning for Production > Database Management, \"Supported Versions\" (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-COMPAT-POSTGRES",
         family: Family::Compatibility,
         severity: Severity::Error,
         title: "the PostgreSQL version is one the Tyk Dashboard version (and the Pump) supports",
-        source: "tyk-reference.md §3 compatibility matrix (PostgreSQL column, Pump line)",
+        source: "Tyk release notes, \"3rd Party Dependencies & Tools\" (https://tyk.io/docs/developer-support/release-notes/dashboard, https://tyk.io/docs/developer-support/release-notes/pump)",
     },
     Rule {
         id: "TYK-COMPAT-MONGODB",
         family: Family::Compatibility,
         severity: Severity::Error,
         title: "the MongoDB version is one the Tyk Dashboard version (and the Pump) supports",
-        source: "tyk-reference.md §3 compatibility matrix (MongoDB column, Pump line)",
+        source: "Tyk release notes, \"3rd Party Dependencies & Tools\" (https://tyk.io/docs/developer-support/release-notes/dashboard, https://tyk.io/docs/developer-support/release-notes/pump)",
     },
     Rule {
         id: "TYK-COMPAT-PUMP",
         family: Family::Compatibility,
         severity: Severity::Warning,
         title: "the Pump is not older than the release paired with the Gateway version",
-        source: "tyk-reference.md §1.4 version gate (Pump 1.9 = Tyk 5.3 storage library) and §3 pairings seen in official repos",
+        source: "Tyk Pump release notes (https://tyk.io/docs/developer-support/release-notes/pump): 1.9.0 moves to the storage library of Tyk 5.3; each Tyk release names the Pump it ships with",
     },
     Rule {
         id: "TYK-COMPAT-TLS-CA",
         family: Family::Compatibility,
         severity: Severity::Note,
         title: "Redis TLS with verification before Tyk 5.3 / Pump 1.9: no `ca_file`, the CA must be in the system trust store",
-        source: "tyk-reference.md §1.4 version gate; Planning for Production: Redis Encryption",
+        source: "Tyk Gateway 5.3.0 release notes (https://tyk.io/docs/developer-support/release-notes/gateway): Redis `ca_file`, `cert_file`, `key_file` and TLS versions (TT-10949); Planning for Production > Database Management, \"Redis Encryption\" (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-COMPAT-RATE-LIMITER-TLS",
         family: Family::Compatibility,
         severity: Severity::Error,
         title: "verified or mutual Redis TLS with a Gateway whose rate limiter ignores the CA and client certificate (fixed in 5.8.6 / 5.10.0)",
-        source: "tyk-docs release-notes/gateway.mdx 5.8.6 and 5.10.0 (TT-14564); tyk v5.8.2 and v5.8.6 internal/rate/storage.go",
+        source: "Tyk Gateway 5.8.6 and 5.10.0 release notes, TT-14564 (https://tyk.io/docs/developer-support/release-notes/gateway); TykTechnologies/tyk internal/rate/storage.go at v5.8.2 and v5.8.6",
     },
     Rule {
         id: "TYK-COMPAT-SHARDED-LOGS",
         family: Family::Compatibility,
         severity: Severity::Error,
         title: "SQL table sharding with a Dashboard whose Log Browser queries the unsharded table (fixed in 5.8.7 / 5.10.1)",
-        source: "tyk-docs release-notes/dashboard.mdx 5.8.7 and 5.10.1",
+        source: "Tyk Dashboard 5.8.7 and 5.10.1 release notes (https://tyk.io/docs/developer-support/release-notes/dashboard)",
     },
     Rule {
         id: "TYK-COMPAT-DISTRO",
         family: Family::Compatibility,
         severity: Severity::Error,
         title: "with `targets.ansible.packages: distro`, a supported operating system ships the profile's Redis and database versions",
-        source: "the distributions' package archives (Debian 12: redis 5:7.0.15, postgresql-15; Ubuntu 24.04: redis 5:7.0.15, postgresql-16; Ubuntu 22.04: redis 5:6.0.16, postgresql-14)",
+        source: "the distributions' package archives: https://packages.debian.org/bookworm/redis-server, https://packages.ubuntu.com/noble/redis-server, https://packages.ubuntu.com/jammy/redis-server (and `postgresql` there)",
     },
     Rule {
         id: "TYK-AVAIL-GATEWAYS",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "at least 2 Gateways",
-        source: "Planning for Production: Split out your Database (two or more Gateway nodes)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\": two or more Gateway nodes (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-AVAIL-LB",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "several Gateways have a load balancer in front",
-        source: "Planning for Production: Split out your Database (Gateways load balanced)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\": Gateways load balanced (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-AVAIL-REDIS-FAILOVER",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "the main Redis has failover (Sentinel or Cluster) in a profile that claims production (a note otherwise)",
-        source: "Planning for Production: Split out your Database (a separate Redis server with fail-over or cluster)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\": a separate Redis server with fail-over or cluster (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-AVAIL-SENTINELS",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "Sentinel mode has an odd number of Sentinels, at least 3",
-        source: "tyk-reference.md §3 recommended production topology (Sentinel for HA); Redis Sentinel quorum",
+        source: "Redis docs, High availability with Redis Sentinel: at least three Sentinel instances, a majority to fail over (https://redis.io/docs/latest/operate/oss_and_stack/management/sentinel/)",
     },
     Rule {
         id: "TYK-AVAIL-CLUSTER-REPLICAS",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "a Redis Cluster has a replica for each shard",
-        source: "Planning for Production: Protection of Redis data (easy to fail over); tyk-reference.md §3 recommended topology",
+        source: "Tyk docs, Planning for Production > Database Management, \"Protection of Redis data\": easy to fail over (https://tyk.io/docs/planning-for-production/database-settings); Redis docs, Scale with Redis Cluster: replicas for availability (https://redis.io/docs/latest/operate/oss_and_stack/management/scaling/)",
     },
     Rule {
         id: "TYK-AVAIL-DB-REPLICAS",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "the database has replicas",
-        source: "Planning for Production: Split out your Database (a separate MongoDB or PostgreSQL cluster)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\": a separate MongoDB or PostgreSQL cluster (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-AVAIL-MONGO-MEMBERS",
         family: Family::Availability,
         severity: Severity::Warning,
         title: "a MongoDB replica set has an odd number of members, so it can elect a primary after a loss",
-        source: "Planning for Production: Split out your Database (a MongoDB cluster); MongoDB replica-set elections",
+        source: "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\" (https://tyk.io/docs/planning-for-production/database-settings); MongoDB docs, Replica Set Deployment Architectures: an odd number of voting members (https://www.mongodb.com/docs/manual/core/replica-set-architectures/)",
     },
     Rule {
         id: "TYK-DATA-PERSISTENCE",
@@ -187,28 +190,28 @@ pub const RULES: &[Rule] = &[
         family: Family::Data,
         severity: Severity::Warning,
         title: "MongoDB analytics are capped",
-        source: "Planning for Production: Capping Analytics; tyk-reference.md §4.6",
+        source: "Tyk docs, Analytics Storage Management: capped collections (https://tyk.io/docs/api-management/dashboard-analytics/analytics-storage-management)",
     },
     Rule {
         id: "TYK-DATA-MONGO-CAP-NEW",
         family: Family::Data,
         severity: Severity::Note,
         title: "capping applies only when the Pump creates the analytics collection",
-        source: "tyk-reference.md §1.3 (`capCollection()` ignores an existing collection) and §4.6",
+        source: "Tyk docs, Analytics Storage Management: the Pump caps a collection when it creates it; DocumentDB has no capped collections (https://tyk.io/docs/api-management/dashboard-analytics/analytics-storage-management); TykTechnologies/tyk-pump pumps/mongo.go `capCollection` at v1.12.2",
     },
     Rule {
         id: "TYK-DATA-PG-RETENTION",
         family: Family::Data,
         severity: Severity::Warning,
         title: "PostgreSQL analytics are sharded into daily tables with a retention",
-        source: "Planning for Production: Capping Analytics; tyk-reference.md §1.3 (SQL has no capping) and §4.6",
+        source: "Tyk docs, Analytics Storage Management: SQL table sharding, no capping (https://tyk.io/docs/api-management/dashboard-analytics/analytics-storage-management)",
     },
     Rule {
         id: "TYK-DATA-DETAILED",
         family: Family::Data,
         severity: Severity::Warning,
         title: "detailed recording is off (full requests and responses make storage grow fast)",
-        source: "Planning for Production: Capping Analytics; tyk-reference.md §5 item 10 (analytics growth)",
+        source: "Tyk docs, Analytics Storage Management: detailed recording is the biggest driver of storage growth (https://tyk.io/docs/api-management/dashboard-analytics/analytics-storage-management)",
     },
     Rule {
         id: "TYK-SEC-REDIS-TLS",
@@ -222,35 +225,35 @@ pub const RULES: &[Rule] = &[
         family: Family::Security,
         severity: Severity::Warning,
         title: "no `extra_config.override` key replaces a value tykgen sets",
-        source: "tykgen: `extra_config` only adds keys tykgen does not model; `override` is the explicit exception",
+        source: "tykgen: `extra_config` only adds keys tykgen does not model; `override` is the explicit exception (docs/check-rules.md)",
     },
     Rule {
         id: "TYK-SEC-DB-TLS",
         family: Family::Security,
         severity: Severity::Warning,
         title: "the database uses TLS",
-        source: "tyk-reference.md §1.2 (PostgreSQL `sslmode`, `mongo_use_ssl`) and §5 item 11",
+        source: "Tyk docs, Tyk Dashboard Configuration Options: `storage.<layer>.connection_string`, `mongo_use_ssl` (https://tyk.io/docs/tyk-dashboard/configuration); PostgreSQL docs, SSL Support: `sslmode` (https://www.postgresql.org/docs/current/libpq-ssl.html)",
     },
     Rule {
         id: "TYK-SEC-VERIFY",
         family: Family::Security,
         severity: Severity::Warning,
         title: "clients verify the server certificate (`verify: true`)",
-        source: "Planning for Production: Redis Encryption (skipping verification is not recommended for production)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Redis Encryption\": skipping verification is not recommended for production (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-SEC-TLS-MIN",
         family: Family::Security,
         severity: Severity::Warning,
         title: "TLS versions below 1.2 are not accepted",
-        source: "Planning for Production: Redis Encryption (1.2 or 1.3); tyk-reference.md §1.1 `tls_min_version`",
+        source: "Tyk docs, Planning for Production > Database Management, \"Redis Encryption\": TLS 1.2 or 1.3 (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-SEC-MTLS-VERIFY",
         family: Family::Security,
         severity: Severity::Warning,
         title: "mutual TLS also verifies the server (the CA file mutual TLS builds on)",
-        source: "Planning for Production: Redis Encryption (mTLS: follow the steps for a secure TLS connection first)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Redis Encryption\": mTLS builds on a verified TLS connection (https://tyk.io/docs/planning-for-production/database-settings)",
     },
     Rule {
         id: "TYK-CAP-POOL-ORDER",
@@ -264,7 +267,7 @@ pub const RULES: &[Rule] = &[
         family: Family::Capacity,
         severity: Severity::Warning,
         title: "the pools of all Gateways, Pumps and Dashboards using a Redis fit in its `maxclients`",
-        source: "tyk-reference.md §4.7 (connection budget); Planning for Production: Make sure you have enough Redis connections",
+        source: "Tyk docs, Planning for Production > Database Management, \"Make sure you have enough Redis connections\" (https://tyk.io/docs/planning-for-production/database-settings); TykTechnologies/tyk storage/connection_handler.go and internal/rate/storage.go at v5.8.15 (four pools per Gateway)",
     },
     Rule {
         id: "TYK-CAP-POOL-ADVICE",
@@ -285,7 +288,7 @@ pub const RULES: &[Rule] = &[
         family: Family::Placement,
         severity: Severity::Warning,
         title: "no two machines are pinned to the same address",
-        source: "Planning for Production: Split out your Database (each component on its own machine)",
+        source: "Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\": each component installed on a separate machine (https://tyk.io/docs/planning-for-production/database-settings)",
     },
 ];
 
@@ -313,6 +316,9 @@ pub struct Finding {
     pub help: Option<String>,
     /// Where it is.
     pub loc: Option<Loc>,
+    /// The reason from the profile's `check.accept`, when the profile accepts this finding: it is
+    /// still reported, but does not count as a warning or note (nor fail `--strict`).
+    pub accepted: Option<String>,
 }
 
 impl Finding {
@@ -342,6 +348,7 @@ impl Finding {
             message: d.message.clone(),
             help: d.help.clone(),
             loc: d.loc.clone(),
+            accepted: None,
         }
     }
 }
@@ -351,6 +358,7 @@ impl Finding {
 #[must_use]
 pub fn run(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
     let mut findings = rules::all(loaded, topology);
+    accept(loaded, &mut findings);
     findings.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -360,6 +368,47 @@ pub fn run(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
     findings
 }
 
+/// Marks the findings the profile's `check.accept` accepts (never an error: `validate` refuses
+/// to accept an error rule), and adds a note for each accepted rule that finds nothing, so a
+/// stale acceptance does not hide the rule's next real finding unnoticed.
+fn accept(loaded: &Loaded, findings: &mut Vec<Finding>) {
+    let accepted = &loaded.profile.check.accept;
+    for f in findings.iter_mut() {
+        if f.severity < Severity::Error {
+            f.accepted = accepted.get(f.rule.id).cloned();
+        }
+    }
+    for id in accepted.keys() {
+        let Some(rule) = RULES.iter().find(|r| r.id == id) else { continue };
+        if !findings.iter().any(|f| f.rule.id == id) {
+            let path = format!("check.accept.{id}");
+            findings.push(Finding {
+                rule,
+                severity: Severity::Note,
+                message: format!("`check.accept` accepts {id}, but nothing in this profile triggers it: remove `{path}`"),
+                help: Some("an acceptance is for a finding you have decided to live with; without one it hides the rule's next finding".to_owned()),
+                loc: Some(loaded.loc(&path)),
+                path,
+                accepted: None,
+            });
+        }
+    }
+}
+
+/// The rules a profile may accept: those whose findings are warnings or notes.
+pub fn acceptable(id: &str) -> Result<(), String> {
+    match RULES.iter().find(|r| r.id == id) {
+        Some(r) if r.severity == Severity::Error => {
+            Err(format!("{id} finds errors (a plan Tyk does not support); errors cannot be accepted"))
+        }
+        Some(_) => Ok(()),
+        None => Err(match crate::diagnostic::did_you_mean(id, RULES.iter().map(|r| r.id)) {
+            Some(near) => format!("no check rule {id}: did you mean {near}?"),
+            None => format!("no check rule {id} (the rules are listed in docs/check-rules.md)"),
+        }),
+    }
+}
+
 /// What `render` does with the rules: any error stops it (all findings are returned as
 /// `Diagnostics`); otherwise warnings are printed to stderr and rendering goes on.
 ///
@@ -367,8 +416,13 @@ pub fn run(loaded: &Loaded, topology: &Topology) -> Vec<Finding> {
 /// The findings, when any is an error.
 pub fn gate(loaded: &Loaded, topology: &Topology) -> Result<(), Diagnostics> {
     let findings = run(loaded, topology);
-    let diags =
-        Diagnostics(findings.iter().filter(|f| f.severity >= Severity::Warning).map(Finding::diagnostic).collect());
+    let diags = Diagnostics(
+        findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning && f.accepted.is_none())
+            .map(Finding::diagnostic)
+            .collect(),
+    );
     if diags.has_errors() {
         return Err(diags);
     }
@@ -401,10 +455,16 @@ impl Report {
         Self { profile, findings: errors.0.iter().map(Finding::from_profile_error).collect(), strict }
     }
 
-    /// How many findings have `severity`.
+    /// How many findings have `severity` (accepted ones are not counted).
     #[must_use]
     pub fn count(&self, severity: Severity) -> usize {
-        self.findings.iter().filter(|f| f.severity == severity).count()
+        self.findings.iter().filter(|f| f.severity == severity && f.accepted.is_none()).count()
+    }
+
+    /// How many findings the profile accepts.
+    #[must_use]
+    pub fn accepted(&self) -> usize {
+        self.findings.iter().filter(|f| f.accepted.is_some()).count()
     }
 
     /// True when the check passes: no errors, and with `strict` no warnings.

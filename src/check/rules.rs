@@ -74,6 +74,7 @@ impl<'a> Checker<'a> {
             message,
             help: Some(help.into()),
             loc: Some(self.loaded.loc(path)),
+            accepted: None,
         });
     }
 

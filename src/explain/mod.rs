@@ -180,6 +180,8 @@ pub struct FindingView {
     pub severity: String,
     /// The message.
     pub message: String,
+    /// The profile's reason when its `check.accept` accepts this finding.
+    pub accepted: Option<String>,
 }
 
 /// What changed between an old and a new profile.
@@ -466,7 +468,12 @@ pub fn explain(ctx: &Context<'_>, findings: &[Finding]) -> anyhow::Result<Explan
     e.targets = target_views(ctx)?;
     e.findings = findings
         .iter()
-        .map(|f| FindingView { rule: f.rule.id.to_owned(), severity: word(&f.severity), message: f.message.clone() })
+        .map(|f| FindingView {
+            rule: f.rule.id.to_owned(),
+            severity: word(&f.severity),
+            message: f.message.clone(),
+            accepted: f.accepted.clone(),
+        })
         .collect();
     Ok(e)
 }

@@ -201,16 +201,23 @@ pub fn text(e: &Explanation) -> String {
         }
     }
 
-    let count = |s: &str| e.findings.iter().filter(|f| f.severity == s).count();
+    let count = |s: &str| e.findings.iter().filter(|f| f.severity == s && f.accepted.is_none()).count();
+    let accepted = e.findings.iter().filter(|f| f.accepted.is_some()).count();
     let _ = writeln!(
         out,
-        "\ntykgen check: {} errors, {} warnings, {} notes",
+        "\ntykgen check: {} errors, {} warnings, {} notes{}",
         count("error"),
         count("warning"),
-        count("note")
+        count("note"),
+        if accepted > 0 { format!(", {accepted} accepted") } else { String::new() }
     );
     for f in &e.findings {
-        let _ = writeln!(out, "  {} {}: {}", f.severity, f.rule, f.message);
+        match &f.accepted {
+            None => _ = writeln!(out, "  {} {}: {}", f.severity, f.rule, f.message),
+            Some(why) => {
+                _ = writeln!(out, "  accepted {} {}: {} (the profile says: {why})", f.severity, f.rule, f.message)
+            }
+        }
     }
     if let Some(c) = &e.changes {
         changes_text(&mut out, c);

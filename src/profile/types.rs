@@ -60,6 +60,29 @@ pub struct Profile {
     /// Options of each output target.
     #[serde(default)]
     pub targets: Targets,
+    /// How `tykgen check` treats this profile.
+    #[serde(default, skip_serializing_if = "CheckSettings::is_empty")]
+    pub check: CheckSettings,
+}
+
+/// `tykgen check` settings of a profile.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSettings {
+    /// Warnings and notes this profile accepts on purpose: rule id (`TYK-AVAIL-GATEWAYS`) to the
+    /// reason. An accepted finding is still reported, as accepted, and does not fail `--strict`;
+    /// errors cannot be accepted.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^TYK-[A-Z0-9-]+$" }))]
+    pub accept: BTreeMap<String, String>,
+}
+
+impl CheckSettings {
+    /// True when nothing is set (the key is then left out of a written profile).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.accept.is_empty()
+    }
 }
 
 fn default_domain() -> String {

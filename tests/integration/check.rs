@@ -94,9 +94,10 @@ fn sarif_of_a_builtin_profile_points_at_its_file_in_the_repository() {
 
 #[test]
 fn builtin_profiles() {
-    // The production built-ins pass --strict as they are: `maxclients` covers every pool (four
-    // per Gateway towards the main Redis) and their Tyk release has no known defect they hit.
-    for name in ["production", "production-mongo", "redis-cluster"] {
+    // Every built-in passes --strict as it is: the production ones because `maxclients` covers
+    // every pool (four per Gateway towards the main Redis) and their Tyk release has no known
+    // defect they hit; `lab` because it accepts its five lab-only warnings in `check.accept`.
+    for name in ["production", "production-mongo", "redis-cluster", "oss", "lab"] {
         let (code, out) = check(&[name, "--strict"]);
         assert_eq!(code, 0, "{name}: {out}");
     }
@@ -104,26 +105,64 @@ fn builtin_profiles() {
     let (code, out) = check(&["production", "--set", "tyk.version=5.8.2"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("error[TYK-COMPAT-RATE-LIMITER-TLS]") && out.contains("5.8.6"), "{out}");
-    let (code, out) = check(&["lab", "--format", "json"]);
-    assert_eq!(code, 0, "warnings alone pass without --strict");
-    let doc: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["summary"]["errors"], 0);
-    assert_eq!(doc["summary"]["warnings"], 5);
-    assert_eq!(doc["summary"]["notes"], 1);
-    assert_eq!(check(&["lab", "--strict"]).0, 1, "--strict fails on warnings");
-    let (code, out) = check(&["oss", "--strict"]);
+}
+
+#[test]
+fn accepted_findings_are_reported_but_do_not_fail_strict() {
+    let (code, out) = check(&["lab", "--format", "json", "--strict"]);
     assert_eq!(code, 0, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_valid(&schema("tykgen-check.schema.json"), &doc, "lab");
+    assert_eq!(doc["summary"], serde_json::json!({ "errors": 0, "warnings": 0, "notes": 1, "accepted": 5 }));
+    let accepted: BTreeSet<String> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["accepted"].is_string())
+        .map(|f| format!("{} {}", f["severity"].as_str().unwrap(), f["id"].as_str().unwrap()))
+        .collect();
+    assert!(accepted.contains("warning TYK-AVAIL-GATEWAYS") && accepted.len() == 5, "{accepted:?}");
+    // SARIF marks them suppressed in source, with the profile's reason.
+    let (_, out) = check(&["lab", "--format", "sarif"]);
+    let sarif: Value = serde_json::from_str(&out).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let gw = results.iter().find(|r| r["ruleId"] == "TYK-AVAIL-GATEWAYS").unwrap();
+    assert_eq!(gw["suppressions"][0]["kind"], "inSource", "{gw:#}");
+    assert!(gw["suppressions"][0]["justification"].as_str().unwrap().contains("one Gateway"), "{gw:#}");
+    // Without the acceptances (`--set check=` removes the key) the same warnings fail --strict.
+    let (code, out) = check(&["lab", "--set", "check=", "--format", "json", "--strict"]);
+    assert_eq!(code, 1, "{out}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(doc["summary"], serde_json::json!({ "errors": 0, "warnings": 5, "notes": 1, "accepted": 0 }));
+    // Errors cannot be accepted, unknown ids get a did-you-mean, and a stale acceptance is a note.
+    let (code, out) = check(&["production", "--set", "check.accept.TYK-COMPAT-REDIS=because"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("TYK-COMPAT-REDIS finds errors") && out.contains("--set:1:14"), "{out}");
+    let (code, out) = check(&["production", "--set", "check.accept.TYK-AVAIL-GATEWAY=because"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("did you mean TYK-AVAIL-GATEWAYS?"), "{out}");
+    let (code, out) = check(&["production", "--set", "check.accept.TYK-AVAIL-GATEWAYS=because", "--strict"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("note[TYK-AVAIL-GATEWAYS]: `check.accept` accepts TYK-AVAIL-GATEWAYS, but nothing"), "{out}");
+    let (code, out) = check(&["production", "--set", "check.accept.TYK-AVAIL-GATEWAYS=\"\""]);
+    assert_eq!(code, 1);
+    assert!(out.contains("has no reason"), "{out}");
 }
 
 #[test]
 fn human_output_names_rule_location_help_and_source_without_colour_when_piped() {
-    let out = tykgen().args(["check", "lab"]).env_remove("NO_COLOR").output().unwrap();
+    let out = tykgen().args(["check", "lab", "--set", "check="]).env_remove("NO_COLOR").output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(!text.contains('\x1b'), "no colour on a pipe: {text}");
     assert!(text.contains("warning[TYK-AVAIL-GATEWAYS]: 1 Gateway: set `gateway.nodes` to 2 or more"), "{text}");
     assert!(text.contains("--> <built-in>/profiles/lab.yaml:"), "{text}");
     assert!(text.contains("= help: "), "{text}");
-    assert!(text.contains("= source: Planning for Production: Split out your Database"), "{text}");
+    assert!(
+        text.contains(
+            "= source: Tyk docs, Planning for Production > Database Management, \"Split out Your Databases\""
+        ),
+        "{text}"
+    );
     assert!(text.contains("note[TYK-AVAIL-REDIS-FAILOVER]"), "{text}");
     assert!(text.trim_end().ends_with("lab: 0 errors, 5 warnings, 1 note; check passed"), "{text}");
 }
@@ -153,6 +192,10 @@ fn render_stops_on_check_errors_and_prints_warnings() {
     assert!(stderr.contains("error[TYK-COMPAT-REDIS]"), "{stderr}");
     assert!(!dir.path().join("lab").exists(), "nothing written");
     let out = tykgen().args(["render", "lab", "-o", &out_dir]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("TYK-SEC-REDIS-TLS"), "accepted warnings are for `check` only: {stderr}");
+    let out = tykgen().args(["render", "lab", "-o", &out_dir, "--set", "check="]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning[TYK-SEC-REDIS-TLS]"), "{stderr}");
