@@ -82,7 +82,7 @@ pub(crate) fn command(tool: &Path) -> Command {
 }
 
 /// Where `name` is, without printing or panicking.
-fn find_tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_tool(name: &str) -> Option<PathBuf> {
     let venv = repo_root().join(".venv-tools");
     let mut candidates = vec![venv.join("bin").join(name)];
     if let Some(path) = std::env::var_os("PATH") {
