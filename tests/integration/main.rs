@@ -17,6 +17,7 @@ mod explain;
 mod hostile;
 mod key_tables;
 mod newcomer;
+mod patch;
 mod random_profiles;
 mod readme_commands;
 mod real_hosts;

@@ -226,6 +226,7 @@ const VALIDATORS: &[(&str, &[&str], &str)] = &[
     ("initdb", &["--version"], "apt-get install postgresql (.ci/run)"),
     ("pg_basebackup", &["--version"], "apt-get install postgresql (.ci/run)"),
     ("openssl", &["version"], "apt-get install openssl (.ci/run)"),
+    ("patch", &["--version"], "apt-get install patch (.ci/run)"),
 ];
 
 #[test]
