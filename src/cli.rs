@@ -112,10 +112,12 @@ pub struct RenderArgs {
     /// A folder of templates that replace the built-in ones of the same relative path.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
-    /// Write nothing; exit 1 and print a unified diff when the files on disk differ from a fresh render.
+    /// Write nothing; when the files on disk differ from a fresh render, print the patch (as
+    /// `--diff`) and the command that updates them, and exit 1.
     #[arg(long, conflicts_with = "diff")]
     pub check: bool,
-    /// Write nothing; print a unified diff of what a render would change.
+    /// Write nothing; print what a render would change as one patch for the whole profile folder
+    /// (`cd OUT/<profile> && patch -p1 < the.diff` applies it; `git apply` too).
     #[arg(long)]
     pub diff: bool,
     /// Overwrite files that tykgen did not write, or that were edited since it did.

@@ -189,27 +189,33 @@ pub struct WriteReport {
     pub removed: usize,
 }
 
-/// How one path differs between a [`FileSet`] and the disk.
+/// How one path differs between a [`FileSet`] and the disk: what a render would change there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
-    /// Relative, `/`-separated path.
+    /// Relative, `/`-separated path (relative to the profile folder for [`drift_all`]).
     pub path: String,
     /// What differs.
     pub kind: DriftKind,
+    /// The file on disk: bytes and permission bits (none when missing or not a file).
+    pub old: Option<(Vec<u8>, u32)>,
+    /// What a render writes there (none when it deletes the file).
+    pub new: Option<(Vec<u8>, u32)>,
 }
 
 /// The kinds of [`Drift`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DriftKind {
-    /// Generated but absent on disk.
+    /// Generated but absent on disk: a render creates it.
     Missing,
-    /// On disk with other bytes (or other permissions); a unified diff from disk to generated.
-    Changed {
-        /// `--- a/path` / `+++ b/path` unified diff, or a one-line note for binary or mode changes.
-        unified_diff: String,
-    },
-    /// In the manifest of the previous run but no longer generated.
+    /// On disk with other bytes or other permissions: a render rewrites it.
+    Changed,
+    /// Written by the previous run (per its manifest) but no longer generated: a render deletes it.
     Stale,
+    /// Not a file where tykgen writes one (a folder, a link, a FIFO, a file where a folder goes):
+    /// a render refuses it without `--force`; the note says what is there.
+    Blocked(String),
+    /// A set's manifest, which a render rewrites with its files (not counted as one of them).
+    Manifest,
 }
 
 /// One line of the manifest.
@@ -667,74 +673,128 @@ fn is_binary(bytes: &[u8]) -> bool {
     bytes.contains(&0) || std::str::from_utf8(bytes).is_err()
 }
 
-fn unified_diff(rel: &str, old: &[u8], new: &[u8]) -> String {
-    match (std::str::from_utf8(old), std::str::from_utf8(new)) {
-        (Ok(old), Ok(new)) if !is_binary(old.as_bytes()) && !is_binary(new.as_bytes()) => {
-            similar::TextDiff::from_lines(old, new)
-                .unified_diff()
-                .context_radius(3)
-                .header(&format!("a/{rel}"), &format!("b/{rel}"))
-                .to_string()
+/// The drift as one patch: git-style unified diffs with `a/` and `b/` paths relative to the
+/// folder the drift was computed for, `/dev/null` for created and deleted files, and mode lines,
+/// so that `patch -p1` (GNU patch) or `git apply`, run in that folder, turns the tree on disk into
+/// the rendered one. Manifests come last, after the files people read; what a patch cannot express
+/// (binary contents, something other than a file in the way) is a line that `patch` skips.
+#[must_use]
+pub fn patch(drift: &[Drift]) -> String {
+    let mut out = String::new();
+    let (manifests, files): (Vec<&Drift>, Vec<&Drift>) =
+        drift.iter().partition(|d| matches!(d.kind, DriftKind::Manifest));
+    for d in files.into_iter().chain(manifests) {
+        if let DriftKind::Blocked(note) = &d.kind {
+            let _ = writeln!(out, "tykgen: {}: {note}", d.path);
+            continue;
         }
-        _ => format!("binary files a/{rel} and b/{rel} differ\n"),
+        file_patch(&mut out, &d.path, d.old.as_ref(), d.new.as_ref());
     }
+    out
+}
+
+/// One file's part of [`patch`].
+fn file_patch(out: &mut String, path: &str, old: Option<&(Vec<u8>, u32)>, new: Option<&(Vec<u8>, u32)>) {
+    let git_mode = |m: u32| format!("100{:03o}", m & 0o777);
+    let _ = writeln!(out, "diff --git a/{path} b/{path}");
+    match (old, new) {
+        (None, Some((_, m))) => {
+            let _ = writeln!(out, "new file mode {}", git_mode(*m));
+        }
+        (Some((_, m)), None) => {
+            let _ = writeln!(out, "deleted file mode {}", git_mode(*m));
+        }
+        (Some((_, a)), Some((_, b))) if a != b => {
+            let _ = writeln!(out, "old mode {}\nnew mode {}", git_mode(*a), git_mode(*b));
+        }
+        _ => {}
+    }
+    let empty = Vec::new();
+    let old_bytes = old.map_or(&empty, |(b, _)| b);
+    let new_bytes = new.map_or(&empty, |(b, _)| b);
+    if old_bytes == new_bytes {
+        return;
+    }
+    let from = if old.is_some() { format!("a/{path}") } else { "/dev/null".to_owned() };
+    let to = if new.is_some() { format!("b/{path}") } else { "/dev/null".to_owned() };
+    if is_binary(old_bytes) || is_binary(new_bytes) {
+        let _ = writeln!(out, "Binary files {from} and {to} differ");
+        return;
+    }
+    let (old_text, new_text) = (String::from_utf8_lossy(old_bytes), String::from_utf8_lossy(new_bytes));
+    let diff = similar::TextDiff::from_lines(old_text.as_ref(), new_text.as_ref());
+    out.push_str(&diff.unified_diff().context_radius(3).header(&from, &to).to_string());
 }
 
 /// Compares the file sets of the profile folder `parent/name` with the disk, in path order
-/// (paths relative to the profile folder): generated files that are missing or different, and
-/// files of the previous run (per each manifest) that are no longer generated. Manifests
-/// themselves are ignored, user-owned files only count when missing. Reads only, under a shared
-/// lock, never through a link.
+/// (paths relative to the profile folder), as a render would change it: generated files that are
+/// missing or different, files of the previous run (per each manifest) that are no longer
+/// generated, user-owned files that are missing, and each set's manifest when it would change.
+/// Reads only, under a shared lock, never through a link.
 ///
 /// # Errors
 /// An unreadable folder, a corrupt manifest, or an interrupted render not yet finished.
 pub fn drift_all(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyhow::Result<Vec<Drift>> {
-    let Some(tree) = Tree::open_existing(parent, name)? else {
-        let mut out = Vec::new();
-        for (dir, set) in sets {
-            for (rel, _, _) in set.iter().chain(set.user_files()) {
-                out.push(Drift { path: join(dir, rel), kind: DriftKind::Missing });
-            }
+    let tree = Tree::open_existing(parent, name)?;
+    if let Some(tree) = &tree {
+        tree.lock(false)?;
+        if !matches!(tree.lookup(JOURNAL)?, Found::Missing) {
+            bail!("a render into {} was interrupted; run `tykgen render` to finish it", tree.path.display());
         }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        return Ok(out);
-    };
-    tree.lock(false)?;
-    if !matches!(tree.lookup(JOURNAL)?, Found::Missing) {
-        bail!("a render into {} was interrupted; run `tykgen render` to finish it", tree.path.display());
     }
+    let lookup = |path: &str| -> anyhow::Result<Found> {
+        match &tree {
+            Some(tree) => tree.lookup(path).with_context(|| format!("reading {}", tree.show(path))),
+            None => Ok(Found::Missing),
+        }
+    };
     let mut out = Vec::new();
     for (dir, set) in sets {
-        let previous = read_manifest(&tree, dir, false)?;
-        for (rel, contents, mode) in set.iter() {
+        let previous = match &tree {
+            Some(tree) => read_manifest(tree, dir, false)?,
+            None => BTreeMap::new(),
+        };
+        let generated = set.iter().map(|(rel, c, m)| (rel, c, m, false));
+        let user = set.user_files().map(|(rel, c, m)| (rel, c, m, true));
+        for (rel, contents, mode, user) in generated.chain(user) {
             let path = join(dir, rel);
-            let kind = match tree.lookup(&path)? {
-                Found::Missing => Some(DriftKind::Missing),
-                Found::File(old, _) if old != contents => {
-                    Some(DriftKind::Changed { unified_diff: unified_diff(&path, &old, contents) })
+            let new = Some((contents.to_vec(), mode.bits()));
+            let drift = |kind, old| Drift { path: path.clone(), kind, old, new: new.clone() };
+            let found = match lookup(&path)? {
+                Found::Missing => Some(drift(DriftKind::Missing, None)),
+                // A user-owned file is created once; whatever is there stays.
+                _ if user => None,
+                Found::File(old, m) if old != contents || m != mode.bits() => {
+                    Some(drift(DriftKind::Changed, Some((old, m))))
                 }
-                Found::File(_, m) if m != mode.bits() => Some(DriftKind::Changed {
-                    unified_diff: format!("mode of {path} changed: {m:04o} -> {:04o}\n", mode.bits()),
-                }),
                 Found::File(..) => None,
-                Found::Dir => Some(DriftKind::Changed { unified_diff: format!("{path} is a folder, not a file\n") }),
-                Found::Special(what) => Some(DriftKind::Changed { unified_diff: format!("{path} is {what}\n") }),
+                Found::Dir => Some(drift(DriftKind::Blocked("a folder, not a file".into()), None)),
+                Found::Special(what) => Some(drift(DriftKind::Blocked(what.to_string()), None)),
                 Found::Blocked(at, what) => {
-                    Some(DriftKind::Changed { unified_diff: format!("{path}: {at} is {what}, not a folder\n") })
+                    Some(drift(DriftKind::Blocked(format!("{at} is {what}, not a folder")), None))
                 }
             };
-            if let Some(kind) = kind {
-                out.push(Drift { path, kind });
-            }
-        }
-        for (rel, _, _) in set.user_files() {
-            let path = join(dir, rel);
-            if matches!(tree.lookup(&path)?, Found::Missing | Found::Blocked(..)) {
-                out.push(Drift { path, kind: DriftKind::Missing });
-            }
+            out.extend(found);
         }
         for rel in previous.keys().filter(|rel| set.get(rel).is_none() && !set.user.contains_key(*rel)) {
-            out.push(Drift { path: join(dir, rel), kind: DriftKind::Stale });
+            let path = join(dir, rel);
+            let kind = match lookup(&path)? {
+                Found::File(old, m) => Some((DriftKind::Stale, Some((old, m)))),
+                Found::Missing | Found::Dir | Found::Blocked(..) => None,
+                Found::Special(what) => Some((DriftKind::Blocked(format!("no longer generated, and {what}")), None)),
+            };
+            if let Some((kind, old)) = kind {
+                out.push(Drift { path, kind, old, new: None });
+            }
+        }
+        let path = join(dir, MANIFEST);
+        let manifest = (render_manifest(set).into_bytes(), FileMode::Normal.bits());
+        let old = match lookup(&path)? {
+            Found::File(bytes, m) => Some((bytes, m)),
+            _ => None,
+        };
+        if old.as_ref() != Some(&manifest) {
+            out.push(Drift { path, kind: DriftKind::Manifest, old, new: Some(manifest) });
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -861,7 +921,8 @@ mod tests {
         fs::set_permissions(root.join("keys/server.key"), fs::Permissions::from_mode(0o644)).unwrap();
         let d = drift(root, &base()).unwrap();
         assert_eq!(d.len(), 1);
-        assert!(matches!(&d[0].kind, DriftKind::Changed { unified_diff } if unified_diff.contains("0644 -> 0600")));
+        assert_eq!(d[0].kind, DriftKind::Changed);
+        assert_eq!(patch(&d), "diff --git a/keys/server.key b/keys/server.key\nold mode 100644\nnew mode 100600\n");
         let r = write(root, &base(), false).unwrap();
         assert_eq!(r, WriteReport { written: 1, unchanged: 3, removed: 0 });
         assert_eq!(mode("keys/server.key"), 0o600);
@@ -880,6 +941,7 @@ mod tests {
         assert_eq!(
             kinds,
             [
+                (MANIFEST, &DriftKind::Manifest),
                 ("dir/sub/b.txt", &DriftKind::Stale),
                 ("keys/server.key", &DriftKind::Stale),
                 ("run.sh", &DriftKind::Stale),
@@ -947,31 +1009,46 @@ mod tests {
     }
 
     #[test]
-    fn drift_reports_missing_changed_and_binary() {
+    fn drift_is_one_patch_with_dev_null_for_created_and_deleted_files() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let v1 =
-            set(&[("bin.dat", "\0\x01", FileMode::Normal), ("t.txt", "1\n2\n3\n4\n5\n6\n7\n8\n9\n", FileMode::Normal)]);
+        let v1 = set(&[
+            ("bin.dat", "\0\x01", FileMode::Normal),
+            ("old.txt", "a\nb", FileMode::Normal),
+            ("t.txt", "1\n2\n3\n4\n5\n6\n7\n8\n9\n", FileMode::Normal),
+        ]);
         write(root, &v1, false).unwrap();
         let v2 = set(&[
             ("bin.dat", "\0\x02", FileMode::Normal),
-            ("gone.txt", "x\n", FileMode::Normal),
+            ("new/run.sh", "#!/bin/sh\n", FileMode::Executable),
             ("t.txt", "1\n2\n3\n4\nfive\n6\n7\n8\n9\n", FileMode::Normal),
         ]);
         let d = drift(root, &v2).unwrap();
-        assert_eq!(d.len(), 3);
-        assert_eq!(d[0].path, "bin.dat");
+        let kinds: Vec<_> = d.iter().map(|d| (d.path.as_str(), &d.kind)).collect();
         assert_eq!(
-            d[0].kind,
-            DriftKind::Changed { unified_diff: "binary files a/bin.dat and b/bin.dat differ\n".into() }
+            kinds,
+            [
+                (MANIFEST, &DriftKind::Manifest),
+                ("bin.dat", &DriftKind::Changed),
+                ("new/run.sh", &DriftKind::Missing),
+                ("old.txt", &DriftKind::Stale),
+                ("t.txt", &DriftKind::Changed),
+            ]
         );
-        assert_eq!(d[1], Drift { path: "gone.txt".into(), kind: DriftKind::Missing });
+        let text = patch(&d);
+        let (files, manifest) = text.split_at(text.find("diff --git a/.tykgen-manifest").unwrap());
         assert_eq!(
-            d[2].kind,
-            DriftKind::Changed {
-                unified_diff: "--- a/t.txt\n+++ b/t.txt\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n".into()
-            }
+            files,
+            "diff --git a/bin.dat b/bin.dat\nBinary files a/bin.dat and b/bin.dat differ\n\
+             diff --git a/new/run.sh b/new/run.sh\nnew file mode 100755\n--- /dev/null\n+++ b/new/run.sh\n\
+             @@ -0,0 +1 @@\n+#!/bin/sh\n\
+             diff --git a/old.txt b/old.txt\ndeleted file mode 100644\n--- a/old.txt\n+++ /dev/null\n\
+             @@ -1,2 +0,0 @@\n-a\n-b\n\\ No newline at end of file\n\
+             diff --git a/t.txt b/t.txt\n--- a/t.txt\n+++ b/t.txt\n@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n 6\n 7\n 8\n"
         );
+        assert!(manifest.contains(&format!("+{}  0755  new/run.sh\n", sha256_hex(b"#!/bin/sh\n"))), "{manifest}");
+        write(root, &v2, false).unwrap();
+        assert!(drift(root, &v2).unwrap().is_empty());
     }
 
     #[test]

@@ -120,9 +120,15 @@ fn from_origin(folder: PathBuf, origin: Origin, args: &ProfileArgs) -> Resolved 
         std::env::current_dir().map_or_else(|_| joined.clone(), |cwd| relative(&joined, &cwd))
     };
     let profile = if origin.builtin { origin.profile } else { path(&origin.profile).to_string_lossy().into_owned() };
+    // What the command line adds comes after the record's; an earlier copy of the same overlay or
+    // `--set` changes nothing (the later one is applied again over it), so it is dropped and
+    // running the same command again records the same thing.
+    let same_file = |a: &Path, b: &Path| std::path::absolute(a).ok() == std::path::absolute(b).ok();
     let mut overlays: Vec<PathBuf> = origin.values.iter().map(|v| path(v)).collect();
+    overlays.retain(|o| !args.values.iter().any(|v| same_file(o, v)));
     overlays.extend(args.values.iter().cloned());
     let mut sets = origin.set;
+    sets.retain(|s| !args.set.contains(s));
     sets.extend(args.set.iter().cloned());
     Resolved { input: profile::Input { profile: Some(profile), overlays, sets }, folder: Some(folder) }
 }

@@ -27,20 +27,18 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     }
     if args.check || args.diff {
         let drift = output::drift_all(&out, &rendered.name, &rendered.sets)?;
-        let mut text = String::new();
-        for d in &drift {
-            match &d.kind {
-                DriftKind::Missing => text.push_str(&format!("missing: {}\n", d.path)),
-                DriftKind::Stale => text.push_str(&format!("stale (no longer rendered): {}\n", d.path)),
-                DriftKind::Changed { unified_diff } => text.push_str(unified_diff),
-            }
-        }
-        super::print_stdout(&text)?;
+        super::print_stdout(&output::patch(&drift))?;
         if !drift.is_empty() && args.check {
+            let counts = Counts::of(drift.iter());
+            let stdin =
+                if input.profile.as_deref() == Some("-") { " (the same profile on standard input)" } else { "" };
             eprintln!(
-                "error: {} is out of date; update it with `{}`",
+                "error: {} is out of date ({} to create, {} to change, {} to delete); update it with `{}`{stdin}",
                 base.display(),
-                update_command(args, input, &out)
+                counts.created,
+                counts.changed,
+                counts.deleted,
+                update_command(args)
             );
             return Ok(ExitCode::from(1));
         }
@@ -52,25 +50,22 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     // One transaction for the whole profile folder: every target or none (see `output`).
     output::write_all(&out, &rendered.name, &rendered.sets, args.force)?;
     if !args.quiet {
-        eprintln!("rendered {} into {}:", rendered.name, base.display());
+        let files = |set: &output::FileSet| set.len() + set.user_files().count();
+        let in_dir = |dir: &str| -> Counts {
+            let prefix = format!("{dir}/");
+            Counts::of(drift.iter().flatten().filter(|d| dir.is_empty() || d.path.starts_with(&prefix)))
+        };
+        match &drift {
+            Some(_) => {
+                let total: usize = rendered.sets.iter().map(|(_, set)| files(set)).sum();
+                eprintln!("rendered {} into {}: {}", rendered.name, base.display(), in_dir("").line(total));
+            }
+            None => eprintln!("rendered {} into {}:", rendered.name, base.display()),
+        }
         for (dir, set) in rendered.sets.iter().filter(|(dir, _)| !dir.is_empty()) {
             match &drift {
-                Some(drift) => {
-                    let here: Vec<&output::Drift> = drift
-                        .iter()
-                        .filter(|d| d.path.strip_prefix(dir.as_str()).is_some_and(|r| r.starts_with('/')))
-                        .collect();
-                    let count = |k: fn(&DriftKind) -> bool| here.iter().filter(|d| k(&d.kind)).count();
-                    let created = count(|k| matches!(k, DriftKind::Missing));
-                    let changed = count(|k| matches!(k, DriftKind::Changed { .. }));
-                    let deleted = count(|k| matches!(k, DriftKind::Stale));
-                    eprintln!(
-                        "  {dir}/: {} files ({created} created, {changed} changed, {deleted} deleted, {} unchanged)",
-                        set.len(),
-                        set.len().saturating_sub(created + changed)
-                    );
-                }
-                None => eprintln!("  {dir}/: {} files", set.len()),
+                Some(_) => eprintln!("  {dir}/: {}", in_dir(dir).line(files(set))),
+                None => eprintln!("  {dir}/: {} files", files(set)),
             }
             if let Some(t) = Target::expand(args.target).into_iter().find(|t| t.dir() == dir) {
                 eprintln!("    next: {}", next_step(t, &base));
@@ -78,6 +73,39 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many files a render creates, changes and deletes (manifests are not counted).
+struct Counts {
+    created: usize,
+    changed: usize,
+    deleted: usize,
+}
+
+impl Counts {
+    fn of<'a>(drift: impl Iterator<Item = &'a output::Drift>) -> Counts {
+        let mut c = Counts { created: 0, changed: 0, deleted: 0 };
+        for d in drift {
+            match d.kind {
+                DriftKind::Missing => c.created += 1,
+                DriftKind::Changed | DriftKind::Blocked(_) => c.changed += 1,
+                DriftKind::Stale => c.deleted += 1,
+                DriftKind::Manifest => {}
+            }
+        }
+        c
+    }
+
+    /// `N files (c created, c changed, d deleted, u unchanged)` for a folder of `files` files.
+    fn line(&self, files: usize) -> String {
+        format!(
+            "{files} files ({} created, {} changed, {} deleted, {} unchanged)",
+            self.created,
+            self.changed,
+            self.deleted,
+            files.saturating_sub(self.created + self.changed)
+        )
+    }
 }
 
 /// What to run next with a freshly rendered target, with the real path.
@@ -104,22 +132,25 @@ fn shell_word(s: &str) -> String {
     if plain { s.to_owned() } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }
 
-/// The command that renders what `--check` compared, so the user can update the folder.
-fn update_command(args: &RenderArgs, input: &crate::profile::Input, out: &Path) -> String {
+/// The command that renders what `--check` compared, so the user can update the folder: the
+/// same arguments without `--check`. Run where `--check` ran, it reads the same profile (or the
+/// same `tykgen-source.json`) and writes into the same folder.
+fn update_command(args: &RenderArgs) -> String {
     let mut words = vec!["tykgen".to_owned(), "render".to_owned()];
+    let input = &args.input;
     if let Some(p) = &input.profile {
         words.push(shell_word(p));
     }
-    for f in &input.overlays {
+    for f in &input.values {
         words.extend(["-f".to_owned(), shell_word(&f.to_string_lossy())]);
     }
-    for s in &input.sets {
+    for s in &input.set {
         words.extend(["--set".to_owned(), shell_word(s)]);
     }
     if args.target != Target::All {
         words.extend(["-t".to_owned(), args.target.dir().to_owned()]);
     }
-    if out != Path::new("out") {
+    if let Some(out) = &args.out {
         words.extend(["-o".to_owned(), shell_word(&out.to_string_lossy())]);
     }
     if let Some(t) = &args.templates {

@@ -70,12 +70,61 @@ fn init_writes_a_profile_that_renders_and_never_overwrites() {
     assert!(!tmp.path().join("y.yaml").exists());
 }
 
+/// What the bash completion offers for the words `line` (the last one being completed), run in
+/// real bash in `dir`: the generated script sourced, `_tykgen` called as bash calls it.
+fn bash_completes(script: &std::path::Path, dir: &std::path::Path, line: &[&str]) -> Vec<String> {
+    let words = line.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+    let prog = format!(
+        "source '{}' && complete -p tykgen >/dev/null && COMP_WORDS=({words}) && COMP_CWORD={} && \
+         COMP_LINE='{}' && COMP_POINT=${{#COMP_LINE}} && _tykgen tykgen '{}' '{}' && printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        line.len() - 1,
+        line.join(" "),
+        line[line.len() - 1],
+        line[line.len().saturating_sub(2)]
+    );
+    let out = std::process::Command::new("bash").current_dir(dir).args(["--norc", "-c", &prog]).output().unwrap();
+    assert!(out.status.success(), "bash: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
 #[test]
-fn completions_print_a_script() {
+fn completions_offer_builtin_profiles_and_no_files_after_from_or_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("tykgen.bash");
     let out = tykgen().args(["completions", "bash"]).output().unwrap();
     assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.contains("complete") && text.contains("tykgen") && text.contains("render"), "{text}");
+    std::fs::write(&script, &out.stdout).unwrap();
+    std::fs::write(tmp.path().join("prod-overlay.yaml"), "name: x\n").unwrap();
+    let has = |got: &[String], want: &str| got.iter().any(|g| g == want);
+
+    for sub in ["render", "check", "explain", "lab-secrets"] {
+        let got = bash_completes(&script, tmp.path(), &["tykgen", sub, ""]);
+        assert!(builtins().iter().all(|b| has(&got, b)), "tykgen {sub} <TAB>: {got:?}");
+        let got = bash_completes(&script, tmp.path(), &["tykgen", sub, "prod"]);
+        assert_eq!(got, ["production", "production-mongo"], "tykgen {sub} prod<TAB>");
+        let got = bash_completes(&script, tmp.path(), &["tykgen", sub, "--set", ""]);
+        assert!(!has(&got, "prod-overlay.yaml") && !has(&got, "tykgen.bash"), "--set <TAB> offers files: {got:?}");
+        let got = bash_completes(&script, tmp.path(), &["tykgen", sub, "-f", "prod"]);
+        assert_eq!(got, ["prod-overlay.yaml"], "-f prod<TAB>");
+    }
+    let got = bash_completes(&script, tmp.path(), &["tykgen", "init", "--from", ""]);
+    assert_eq!(got, builtins(), "init --from <TAB>");
+    let got = bash_completes(&script, tmp.path(), &["tykgen", "init", "--from", "prod"]);
+    assert_eq!(got, ["production", "production-mongo"], "init --from prod<TAB> (no prod-overlay.yaml)");
+    let got = bash_completes(&script, tmp.path(), &["tykgen", "explain", "--against", "l"]);
+    assert_eq!(got, ["lab"], "explain --against l<TAB>");
+
+    for (shell, from) in [("zsh", "'--from="), ("fish", "-l from ")] {
+        let out = tykgen().args(["completions", shell]).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        let names = builtins().join(" ");
+        assert!(builtins().iter().all(|b| text.contains(b.as_str())), "{shell}: no built-in names");
+        let line = text.lines().find(|l| l.contains(from)).unwrap_or_default();
+        let names_only =
+            if shell == "zsh" { line.ends_with(&format!(":({names})' \\")) } else { line.contains(" -r -f -a ") };
+        assert!(names_only, "{shell}: init --from is not built-in names only: {line}");
+    }
 }
 
 #[test]

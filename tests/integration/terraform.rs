@@ -888,7 +888,7 @@ fn the_default_ami_is_a_release_the_database_supports() {
 /// Where the `hashicorp/aws` provider is unpacked as a plugin directory
 /// (`<dir>/registry.terraform.io/hashicorp/aws/<version>/<os_arch>/terraform-provider-aws_*`):
 /// `$TYKGEN_TF_PLUGIN_DIR`, else where the CI image and Terraform's docs put it.
-fn aws_plugin_dir() -> Option<PathBuf> {
+pub(crate) fn aws_plugin_dir() -> Option<PathBuf> {
     let holds_aws = |dir: &Path| {
         let versions = dir.join("registry.terraform.io/hashicorp/aws");
         std::fs::read_dir(&versions).into_iter().flatten().flatten().any(|v| {

@@ -82,7 +82,7 @@ pub(crate) fn command(tool: &Path) -> Command {
 }
 
 /// Where `name` is, without printing or panicking.
-fn find_tool(name: &str) -> Option<PathBuf> {
+pub(crate) fn find_tool(name: &str) -> Option<PathBuf> {
     let venv = repo_root().join(".venv-tools");
     let mut candidates = vec![venv.join("bin").join(name)];
     if let Some(path) = std::env::var_os("PATH") {
@@ -226,6 +226,7 @@ const VALIDATORS: &[(&str, &[&str], &str)] = &[
     ("initdb", &["--version"], "apt-get install postgresql (.ci/run)"),
     ("pg_basebackup", &["--version"], "apt-get install postgresql (.ci/run)"),
     ("openssl", &["version"], "apt-get install openssl (.ci/run)"),
+    ("patch", &["--version"], "apt-get install patch (.ci/run)"),
 ];
 
 #[test]

@@ -176,7 +176,8 @@ run "existing_vpc_in_a_region_with_two_zones" {
   }
 }
 
-# An existing VPC without DNS hostnames fails with the module's message.
+# An existing VPC without DNS hostnames fails with the module's message (and with no other: a
+# terraform.tfvars with a public load balancer, as the example has, must not add one).
 run "existing_vpc_without_dns_hostnames" {
   command = plan
 

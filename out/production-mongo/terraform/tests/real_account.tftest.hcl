@@ -192,13 +192,15 @@ run "existing_vpc_in_a_region_with_two_zones" {
   }
 }
 
-# An existing VPC without DNS hostnames fails with the module's message.
+# An existing VPC without DNS hostnames fails with the module's message (and with no other: a
+# terraform.tfvars with a public load balancer, as the example has, must not add one).
 run "existing_vpc_without_dns_hostnames" {
   command = plan
 
   variables {
     existing_vpc_id             = "vpc-0123456789abcdef0"
     existing_private_subnet_ids = ["subnet-0a000000000000001", "subnet-0b000000000000002"]
+    public_load_balancer        = false
   }
 
   override_data {
