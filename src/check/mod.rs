@@ -232,6 +232,13 @@ pub const RULES: &[Rule] = &[
         source: "tyk-reference.md §1.2 (PostgreSQL `sslmode`, `mongo_use_ssl`) and §5 item 11",
     },
     Rule {
+        id: "TYK-SEC-CONTROL-TLS",
+        family: Family::Security,
+        severity: Severity::Warning,
+        title: "with TLS to Redis or the database, the Tyk control plane uses TLS too (`tyk.tls`)",
+        source: "https://tyk.io/docs/api-management/implement-tls#using-tls-with-tyk-dashboard",
+    },
+    Rule {
         id: "TYK-SEC-VERIFY",
         family: Family::Security,
         severity: Severity::Warning,
