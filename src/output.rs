@@ -653,6 +653,123 @@ fn recover(tree: &Tree) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A profile folder opened for the files `tykgen lab-secrets` keeps beside a render (`.env`,
+/// keys, certificates): locked exclusively like a render (so the two serialise), an interrupted
+/// render finished or rolled back first, and every path opened without following a link.
+pub struct SideFiles {
+    tree: Tree,
+}
+
+impl SideFiles {
+    /// Opens and locks `parent/name` (created if missing).
+    ///
+    /// # Errors
+    /// `name` is a link or not a folder, the lock or the recovery fails.
+    pub fn open(parent: &Path, name: &str) -> anyhow::Result<SideFiles> {
+        let tree = Tree::open(parent, name, false)?;
+        tree.lock(true)?;
+        recover(&tree)?;
+        Ok(SideFiles { tree })
+    }
+
+    /// The display path of `rel`.
+    #[must_use]
+    pub fn show(&self, rel: &str) -> String {
+        self.tree.show(rel)
+    }
+
+    /// The bytes of the regular file `rel`, `None` when it is missing.
+    ///
+    /// # Errors
+    /// `rel` or a folder above it is a link, FIFO, device or other non-regular file (named), or I/O.
+    pub fn read(&self, rel: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        check_path(rel)?;
+        match self.tree.lookup(rel)? {
+            Found::Missing => Ok(None),
+            Found::File(bytes, _) => Ok(Some(bytes)),
+            Found::Dir => bail!("{} is a folder where tykgen needs a file", self.show(rel)),
+            Found::Special(what) => bail!("{} is {what} where tykgen needs a file; {LINK_NOTE}", self.show(rel)),
+            Found::Blocked(at, what) => {
+                bail!("{} is {what} where tykgen needs a folder; {LINK_NOTE}", self.show(&at))
+            }
+        }
+    }
+
+    /// Creates the new file `rel` (and its missing folders) with `contents` and `mode`.
+    ///
+    /// # Errors
+    /// Something is already at `rel`, a link or file stands where a folder is needed, or I/O.
+    pub fn create_new(&self, rel: &str, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+        if self.read(rel)?.is_some() {
+            bail!("{} exists (never overwritten)", self.show(rel));
+        }
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        self.mkdirs(dir)?;
+        self.tree.create(dir, name, contents, mode).with_context(|| format!("creating {}", self.show(rel)))
+    }
+
+    /// Replaces the file `rel` by `contents` (mode `mode`) atomically: a new file renamed over it.
+    ///
+    /// # Errors
+    /// As [`SideFiles::create_new`].
+    pub fn replace(&self, rel: &str, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+        self.read(rel)?;
+        let (dir, name) = rel.rsplit_once('/').unwrap_or(("", rel));
+        self.mkdirs(dir)?;
+        let tmp = format!(".{name}.tykgen-tmp");
+        let done = self.tree.create(dir, &tmp, contents, mode).and_then(|()| self.tree.rename(dir, &tmp, rel));
+        if done.is_err() {
+            let _ = self.tree.remove(&join(dir, &tmp));
+        }
+        done.map(drop).with_context(|| format!("writing {}", self.show(rel)))
+    }
+
+    /// Fails, naming it, unless `rel` can be written: every folder above it is a real folder or
+    /// missing, and `rel` is missing (or, with `replace`, a regular file).
+    ///
+    /// # Errors
+    /// A link, FIFO, device or file in the way, or an existing file without `replace`.
+    pub fn check_writable(&self, rel: &str, replace: bool) -> anyhow::Result<()> {
+        if self.read(rel)?.is_some() && !replace {
+            bail!("{} exists (never overwritten)", self.show(rel));
+        }
+        let mut prefix = String::new();
+        for seg in rel.rsplit_once('/').map_or("", |(d, _)| d).split('/').filter(|s| !s.is_empty()) {
+            prefix = join(&prefix, seg);
+            match self.tree.lookup(&prefix)? {
+                Found::Dir | Found::Missing => {}
+                Found::File(..) => bail!("{} is a file where tykgen needs a folder", self.show(&prefix)),
+                Found::Special(what) | Found::Blocked(_, what) => {
+                    bail!("{} is {what} where tykgen needs a folder; {LINK_NOTE}", self.show(&prefix))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the folder `dir` and every missing folder above it, never through a link.
+    fn mkdirs(&self, dir: &str) -> anyhow::Result<()> {
+        if dir.is_empty() {
+            return Ok(());
+        }
+        let mut prefix = String::new();
+        for seg in dir.split('/') {
+            prefix = join(&prefix, seg);
+            match self.tree.lookup(&prefix)? {
+                Found::Dir => {}
+                Found::Missing => {
+                    self.tree.mkdir(&prefix).with_context(|| format!("creating {}", self.show(&prefix)))?
+                }
+                Found::File(..) => bail!("{} is a file where tykgen needs a folder", self.show(&prefix)),
+                Found::Special(what) | Found::Blocked(_, what) => {
+                    bail!("{} is {what} where tykgen needs a folder; {LINK_NOTE}", self.show(&prefix))
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Compatibility: applies one set to `root` as its own profile folder.
 ///
 /// # Errors

@@ -235,6 +235,13 @@ pub const RULES: &[Rule] = &[
         source: "Tyk docs, Tyk Dashboard Configuration Options: `storage.<layer>.connection_string`, `mongo_use_ssl` (https://tyk.io/docs/tyk-dashboard/configuration); PostgreSQL docs, SSL Support: `sslmode` (https://www.postgresql.org/docs/current/libpq-ssl.html)",
     },
     Rule {
+        id: "TYK-SEC-CONTROL-TLS",
+        family: Family::Security,
+        severity: Severity::Warning,
+        title: "with TLS to Redis or the database, the Tyk control plane uses TLS too (`tyk.tls`)",
+        source: "Tyk docs, Implement TLS > Using TLS with Tyk Dashboard (https://tyk.io/docs/api-management/implement-tls#using-tls-with-tyk-dashboard)",
+    },
+    Rule {
         id: "TYK-SEC-VERIFY",
         family: Family::Security,
         severity: Severity::Warning,

@@ -446,6 +446,7 @@ impl<'a> Checker<'a> {
                 );
             }
         }
+        self.control_plane_tls();
         if let Some(db) = &self.p.database {
             if db.tls.enabled {
                 self.verification("database", db.tls.verify, db.tls.mutual);
@@ -457,6 +458,21 @@ impl<'a> Checker<'a> {
                     "the Dashboard's database holds API definitions, policies and users",
                 );
             }
+        }
+    }
+
+    /// The Gateways send the node secret to the Dashboard and the Dashboard the Gateway secret
+    /// to the Gateways: a profile that encrypts its data tier should not send those in clear.
+    fn control_plane_tls(&mut self) {
+        let data_tls = self.redis_deployments().iter().any(|(_, _, r)| r.tls.enabled)
+            || self.p.database.as_ref().is_some_and(|d| d.tls.enabled);
+        if data_tls && self.p.dashboard.nodes > 0 && !self.p.tyk.tls.enabled {
+            self.add(
+                "TYK-SEC-CONTROL-TLS",
+                "tyk.tls.enabled",
+                "Redis or the database uses TLS but the Dashboard and the Gateways talk plain HTTP: set `tyk.tls.enabled: true`".into(),
+                "the node secret, the Gateway API secret and Dashboard logins would cross the network unencrypted",
+            );
         }
     }
 

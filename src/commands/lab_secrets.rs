@@ -10,8 +10,7 @@ pub(super) fn run(args: &LabSecretsArgs) -> anyhow::Result<ExitCode> {
     let out = resolved.out(args.out.as_deref());
     let planned = crate::plan(&resolved.input)?;
     let notes = crate::with_context(&planned, None, |ctx| {
-        let dir = out.join(&ctx.profile.name).join(Target::Compose.dir());
-        compose::lab::write(ctx.topology, compose::tls_in_use(ctx), &dir)
+        compose::lab::write(ctx.topology, compose::tls_in_use(ctx), &out, &ctx.profile.name, Target::Compose.dir())
     })?;
     for note in notes {
         eprintln!("{note}");

@@ -9,7 +9,7 @@ mod database;
 mod redis;
 mod tyk;
 
-pub(crate) use tyk::{extra_of, generated as tyk_generated};
+pub(crate) use tyk::{extra_of, generated as tyk_generated, scheme as tyk_scheme};
 
 pub use database::SHARED_BUFFERS;
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
@@ -88,8 +88,14 @@ pub mod tls_paths {
     pub const CERT: &str = "/etc/tykgen/tls/machine.crt";
     /// This machine's private key.
     pub const KEY: &str = "/etc/tykgen/tls/machine.key";
-    /// Certificate and key in one PEM file (MongoDB's `certificateKeyFile`, Tyk's Mongo client).
+    /// Certificate and key in one PEM file (MongoDB's `certificateKeyFile`, Tyk's Mongo client,
+    /// the Tyk listeners' `ssl_certificates`).
     pub const PEM: &str = "/etc/tykgen/tls/machine.pem";
+    /// The CA again, in the system trust store of the Gateways: Go reads every file of
+    /// `/etc/ssl/certs` into the system roots (golang/go src/crypto/x509/root_linux.go
+    /// `certDirectories`, root_unix.go `loadSystemRoots`), the only roots the Gateway's Dashboard
+    /// client uses.
+    pub const TRUSTED_CA: &str = "/etc/ssl/certs/tykgen-ca.crt";
 }
 
 /// The key pair the Dashboard signs its change notifications with (tyk-docs

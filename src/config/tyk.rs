@@ -366,6 +366,44 @@ struct Policies {
 #[derive(Serialize)]
 struct HttpServerOptions {
     enable_websockets: bool,
+    #[serde(flatten)]
+    tls: ServerTls,
+    /// Never skip verifying the Dashboard: the Gateway's Dashboard client takes this flag
+    /// (tyk@v5.8.15 gateway/dashboard_register.go:82-90).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssl_insecure_skip_verify: Option<bool>,
+}
+
+/// TLS of an HTTP listener (`profile.tyk.tls`), spelt alike by the Gateway and the Dashboard:
+/// `use_ssl`, `ssl_certificates` (paths of PEM files holding certificate and key) and
+/// `min_version` (a Go `tls.VersionTLS*` number). Gateway: tyk@v5.8.15 config/config.go:464
+/// (`use_ssl`), :529 (`ssl_certificates`), :535 (`min_version`); Dashboard: tyk-docs
+/// 95922c952e67 snippets/dashboard-config.mdx:826, :848, :854, api-management/implement-tls.mdx:503-518.
+#[derive(Serialize)]
+struct ServerTls {
+    use_ssl: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ssl_certificates: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_version: Option<u16>,
+}
+
+/// `tls.VersionTLS12` (Go crypto/tls), the floor tyk-charts sets too (`TYK_DB_HTTPSERVEROPTIONS_MINVERSION: "771"`,
+/// components/tyk-dashboard/templates/deployment-dashboard.yaml:236).
+const TLS12: u16 = 771;
+
+fn server_tls(p: &Profile) -> ServerTls {
+    let on = p.tyk.tls.enabled;
+    ServerTls {
+        use_ssl: on,
+        ssl_certificates: if on { vec![tls_paths::PEM] } else { Vec::new() },
+        min_version: on.then_some(TLS12),
+    }
+}
+
+/// `http` or `https`: the scheme of the Tyk listeners.
+pub(crate) fn scheme(p: &Profile) -> &'static str {
+    if p.tyk.tls.enabled { "https" } else { "http" }
 }
 
 #[derive(Serialize)]
@@ -373,15 +411,21 @@ struct LocalSessionCache {
     disable_cached_session_state: bool,
 }
 
-fn dashboard_url(t: &Topology) -> Option<String> {
-    t.with_role(Role::Dashboard).next().map(|d| format!("http://{}", t.addr(&d.name, DASHBOARD_PORT)))
+/// The Dashboard's URL for the Gateways. Over HTTPS, the Gateway's Dashboard client (used for
+/// registration, APIs and policies: tyk@v5.8.15 gateway/dashboard_register.go:67-95,
+/// dashboard_recovery.go:36) sets no `RootCAs`, so it verifies the Dashboard's certificate and
+/// host name against the system roots, where every target puts the CA
+/// (`tls_paths::TRUSTED_CA`). `security.certificates.dashboard_api` is declared
+/// (config/config.go:647) but read nowhere at that tag.
+fn dashboard_url(p: &Profile, t: &Topology) -> Option<String> {
+    t.with_role(Role::Dashboard).next().map(|d| format!("{}://{}", scheme(p), t.addr(&d.name, DASHBOARD_PORT)))
 }
 
 fn gateway(p: &Profile, t: &Topology) -> GatewayConf {
     let files = p.tyk.version.at_least(5, 3, 0);
     let separate = |store| t.has_store(store).then(|| GatewayStorage::from(redis_conn(t, t.redis_for(store), files)));
     let analytics_dep = t.redis_for(Store::Analytics);
-    let dashboard = dashboard_url(t);
+    let dashboard = dashboard_url(p, t);
     GatewayConf {
         listen_port: GATEWAY_PORT,
         control_api_port: GATEWAY_CONTROL_PORT,
@@ -429,7 +473,11 @@ fn gateway(p: &Profile, t: &Topology) -> GatewayConf {
         public_key_path: dashboard.is_some().then_some(signing_paths::PUBLIC),
         allow_master_keys: false,
         enable_key_logging: false,
-        http_server_options: HttpServerOptions { enable_websockets: true },
+        http_server_options: HttpServerOptions {
+            enable_websockets: true,
+            tls: server_tls(p),
+            ssl_insecure_skip_verify: p.tyk.tls.enabled.then_some(false),
+        },
         close_connections: false,
         proxy_close_connections: false,
         enforce_org_quotas: false,
@@ -538,7 +586,8 @@ struct HostConfig {
 
 #[derive(Serialize)]
 struct DashboardHttp {
-    use_ssl: bool,
+    #[serde(flatten)]
+    tls: ServerTls,
 }
 
 /// libpq keyword/value connection string without the password: the Dashboard and the Pump get
@@ -617,7 +666,10 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
             // Any Gateway will do ("only requires visibility to one node", dashboard-config.mdx
             // `tyk_api_config`): a name with every Gateway's address, as tyk-charts aims it at
             // the Gateway Service (components/tyk-dashboard/templates/_helpers.tpl tykApiHost).
-            Host: gateway.map(|_| format!("http://{}", t.gateway_control_host())).unwrap_or_default(),
+            // Over HTTPS the Dashboard's Gateway client never verifies the certificate (tyk-docs
+            // api-management/implement-tls.mdx:530-534, "hardcoded to always skip"): encrypted,
+            // but only the network rules keep others off the control port.
+            Host: gateway.map(|_| format!("{}://{}", scheme(p), t.gateway_control_host())).unwrap_or_default(),
             Port: GATEWAY_CONTROL_PORT.to_string(),
         },
         redis: redis_conn(t, t.redis_for(Store::Main), files).into(),
@@ -626,9 +678,10 @@ fn dashboard(p: &Profile, t: &Topology) -> DashboardConf {
         host_config: HostConfig {
             hostname: t.with_role(Role::Dashboard).next().map(|d| d.endpoint().to_owned()).unwrap_or_default(),
             override_hostname: t.gateway_public_host(),
-            generate_secure_paths: false,
+            // URLs the Dashboard generates start with https (implement-tls.mdx:528).
+            generate_secure_paths: p.tyk.tls.enabled,
         },
-        http_server_options: DashboardHttp { use_ssl: false },
+        http_server_options: DashboardHttp { tls: server_tls(p) },
         hash_keys: true,
         enable_hashed_keys_listing: true,
         enable_aggregate_lookups: true,

@@ -273,7 +273,7 @@ fn tier(m: &Machine) -> String {
 
 /// True when `link` is encrypted: Redis, Sentinel and the cluster bus follow the deployment's TLS
 /// (`redis.conf` has `tls-replication`/`tls-cluster`, `sentinel.conf` `tls-port`), the database
-/// its own.
+/// its own, the Gateways and the Dashboard `tyk.tls`.
 fn link_tls(p: &Profile, t: &Topology, link: &Link) -> bool {
     let Peer::Machine(to) = &link.to else { return false };
     let Some(m) = t.machine(to) else { return false };
@@ -282,7 +282,8 @@ fn link_tls(p: &Profile, t: &Topology, link: &Link) -> bool {
             m.store.is_some_and(|s| t.redis_for(s).settings.tls.enabled)
         }
         Service::Postgres | Service::Mongodb => p.database.as_ref().is_some_and(|d| d.tls.enabled),
-        Service::Gateway | Service::GatewayControl | Service::Dashboard => false,
+        // The Tyk listeners follow `tyk.tls` (one switch for both Gateway ports).
+        Service::Gateway | Service::GatewayControl | Service::Dashboard => p.tyk.tls.enabled,
     }
 }
 

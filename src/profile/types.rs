@@ -26,7 +26,7 @@ pub struct Profile {
     #[serde(default = "default_domain")]
     #[schemars(regex(pattern = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$"), extend("x-expected" = "a lower-case DNS domain with at least two labels, like `tyk.internal`"))]
     pub domain: String,
-    /// Versions of the Tyk components.
+    /// Versions of the Tyk components, and TLS between them.
     pub tyk: TykVersions,
     /// The Gateways.
     #[serde(default)]
@@ -99,6 +99,21 @@ pub struct TykVersions {
     /// Tyk Pump version ("1.12.2", or a line such as "1.12"); needed only with a Pump.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pump_version: Option<Version>,
+    /// TLS on the Tyk control plane: the Dashboard serves HTTPS, the Gateways serve HTTPS on the
+    /// proxy and control ports (Tyk has one switch for both) and verify the Dashboard's
+    /// certificate.
+    #[serde(default)]
+    pub tls: TykTls,
+}
+
+/// TLS on the HTTP listeners of the Tyk Gateways and Dashboard.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TykTls {
+    /// The Dashboard and the Gateways serve HTTPS only (TLS 1.2 or newer); the Gateways verify
+    /// the Dashboard's certificate against the system trust store, which holds your CA.
+    #[serde(default)]
+    pub enabled: bool,
 }
 
 impl TykVersions {

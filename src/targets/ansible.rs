@@ -122,6 +122,8 @@ struct ProjectCtx<'a> {
     gateway_health_path: &'static str,
     /// True when it is `/ready`: 200 only with Redis connected and the APIs loaded.
     gateway_ready: bool,
+    /// `https` when the Tyk listeners serve TLS (`tyk.tls`), else `http`.
+    tyk_scheme: &'static str,
     gateway_serial: u32,
     /// `targets.ansible.packages`: where Redis and the database come from.
     packages: &'static str,
@@ -370,7 +372,7 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
     }
     // TLS files: exactly those the machine's configuration refers to.
     let all_text: String = mc.map(|mc| mc.files.iter().map(|f| f.contents.as_str()).collect()).unwrap_or_default();
-    let tls_files =
+    let mut tls_files: Vec<TlsFileVar> =
         [(tls_paths::CA, "0644"), (tls_paths::CERT, "0644"), (tls_paths::KEY, "0640"), (tls_paths::PEM, "0640")]
             .into_iter()
             .filter(|(p, _)| all_text.contains(p))
@@ -381,6 +383,16 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
                 group: owner,
             })
             .collect();
+    // A Gateway verifies the Dashboard's HTTPS certificate against the system roots only: the CA
+    // goes into the system trust store too (see `tls_paths::TRUSTED_CA`).
+    if m.role == Role::Gateway && all_text.contains("\"https://") {
+        tls_files.push(TlsFileVar {
+            name: "ca.crt".to_owned(),
+            dest: tls_paths::TRUSTED_CA.to_owned(),
+            mode: "0644",
+            group: "root",
+        });
+    }
     // Firewall: one rule per (port, service) this machine serves, sources from the links.
     let mut firewall: Vec<FirewallRule> = Vec::new();
     for l in t.links_to(&m.name) {
@@ -568,11 +580,12 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         pump_version: (p.pump.nodes > 0).then(|| p.tyk.pump().as_str().to_owned()),
         gateway_health_path: crate::versions::gateway_health_path(&p.tyk.version),
         gateway_ready: crate::versions::gateway_has_ready(&p.tyk.version),
+        tyk_scheme: crate::config::tyk_scheme(p),
         gateway_serial: p.targets.ansible.gateway_serial,
         packages: p.targets.ansible.packages.as_str(),
         groups,
         secrets,
-        has_tls: redis.iter().any(|r| r.tls) || database.as_ref().is_some_and(|d| d.tls),
+        has_tls: p.tyk.tls.enabled || redis.iter().any(|r| r.tls) || database.as_ref().is_some_and(|d| d.tls),
         redis,
         database,
         gateways: names(Role::Gateway),

@@ -160,6 +160,8 @@ struct TfContext<'a> {
     ami_name: String,
     /// The target group's health check path (`/ready` where the Tyk version has it).
     gateway_health_path: &'static str,
+    /// The Gateways serve HTTPS (`tyk.tls`): the target group and its health check use it.
+    tyk_tls: bool,
     /// Tiers of the databases, which the Gateways must never reach.
     database_tiers: Vec<String>,
     /// The Dashboard and the first machine of the main Redis and database tiers (primaries).
@@ -405,6 +407,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         ami_name: ubuntu(ctx.profile).ami_name(),
         ubuntu: ubuntu(ctx.profile),
         gateway_health_path: crate::versions::gateway_health_path(&ctx.profile.tyk.version),
+        tyk_tls: ctx.profile.tyk.tls.enabled,
         database_tiers,
         primaries,
         sizing_probe,

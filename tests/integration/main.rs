@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod common;
 mod compose;
+mod control_plane_tls;
 mod data_tier;
 mod determinism;
 mod env_names;

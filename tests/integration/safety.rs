@@ -436,3 +436,55 @@ fn addresses_and_the_compose_subnet_are_validated_by_check() {
         assert!(ok, "{ok_set}: {out}");
     }
 }
+
+/// `tykgen lab-secrets lab -o OUT`: (success, stderr).
+fn lab_secrets(out: &Path) -> (bool, String) {
+    let o = tykgen().args(["lab-secrets", "lab", "-o"]).arg(out).output().unwrap();
+    (o.status.success(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn lab_secrets_never_write_through_a_link() {
+    // Each place lab-secrets writes, replaced by a link to a folder (or file) outside.
+    for (at, kind) in [("compose", "dir"), ("compose/signing", "dir"), ("compose/.env", "file")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("o");
+        let v = victim(tmp.path());
+        render_ok(&out, &[]);
+        let link = out.join("lab").join(at);
+        if link.is_dir() {
+            std::fs::remove_dir_all(&link).unwrap();
+        }
+        std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+        let target = if kind == "dir" { v.clone() } else { v.join("keep.txt") };
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let before = tree(&v);
+        let inside = tree(&out);
+        let (ok, err) = lab_secrets(&out);
+        assert!(!ok, "{at}: lab-secrets through a link must fail");
+        assert!(err.contains(&format!("{at} is a symbolic link")), "{at}: {err}");
+        same(&tree(&v), &before, &format!("{at}: the folder outside changed"));
+        same(&tree(&out), &inside, &format!("{at}: a refused lab-secrets changed the output"));
+    }
+}
+
+#[test]
+fn lab_secrets_wait_for_a_render_holding_the_lock() {
+    let Ok(flock) = which("flock") else {
+        eprintln!("skipped: no flock(1)");
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("o");
+    render_ok(&out, &[]);
+    // flock(1) takes the same flock(2) lock a render holds on the profile folder.
+    let mut holder = Command::new(flock).arg("-x").arg(out.join("lab")).args(["sleep", "3"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let start = Instant::now();
+    let (ok, err) = lab_secrets(&out);
+    assert!(ok, "{err}");
+    assert!(err.contains("waiting for another tykgen"), "lab-secrets did not wait: {err}");
+    assert!(start.elapsed() >= Duration::from_secs(2), "lab-secrets ran while the lock was held");
+    assert!(holder.wait().unwrap().success());
+    assert!(out.join("lab/compose/.env").is_file());
+}

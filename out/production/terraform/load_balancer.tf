@@ -67,10 +67,11 @@ resource "aws_lb" "gateway" {
 }
 
 resource "aws_lb_target_group" "gateway" {
-  #checkov:skip=CKV_AWS_378:The Gateways listen on plain HTTP inside the VPC (TLS ends at the load balancer); their security group admits only the load balancer.
+  # The Gateways serve HTTPS (the profile's tyk.tls): the load balancer re-encrypts to them. AWS
+  # documents that an ALB does not verify target certificates; the security groups admit only it.
   name_prefix          = "tyk-"
   port                 = 8080
-  protocol             = "HTTP"
+  protocol             = "HTTPS"
   vpc_id               = local.vpc_id
   target_type          = "instance"
   deregistration_delay = 30
@@ -80,7 +81,7 @@ resource "aws_lb_target_group" "gateway" {
   health_check {
     path                = "/ready"
     port                = "9696"
-    protocol            = "HTTP"
+    protocol            = "HTTPS"
     matcher             = "200"
     interval            = 10
     timeout             = 5

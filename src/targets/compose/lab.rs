@@ -3,8 +3,6 @@
 //! certificate per machine. None is part of the deterministic render: they are written next to
 //! it, never overwritten, keys and `.env` 0600.
 
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -12,6 +10,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 
+use crate::output::SideFiles;
 use crate::topology::Topology;
 
 /// Length of a generated secret (alphanumeric: about 238 bits).
@@ -52,21 +51,6 @@ pub fn env_file(t: &Topology) -> anyhow::Result<String> {
         out.push_str(&format!("{}={value}\n", super::env_name(&s.name)));
     }
     Ok(out)
-}
-
-/// Writes `path` with `contents`, mode `mode`, failing if it exists.
-fn create_new(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        fs_err::create_dir_all(dir)?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(path)
-        .with_context(|| format!("cannot create `{}` (never overwritten)", path.display()))?;
-    f.write_all(contents).with_context(|| format!("writing `{}`", path.display()))?;
-    Ok(())
 }
 
 /// The lab CA's parameters: the same for every run of a profile, so a CA written earlier can sign
@@ -117,29 +101,42 @@ pub fn tls_files(t: &Topology) -> anyhow::Result<Vec<(String, String, u32)>> {
     Ok(files)
 }
 
-/// Certificates for the machines of `t` that `tls_dir` (holding a lab CA) has none for, signed by
-/// that CA; existing certificates are kept. Returns the machines it made certificates for.
-fn add_missing_certificates(t: &Topology, tls_dir: &Path) -> anyhow::Result<Vec<String>> {
-    let missing: Vec<(String, Vec<String>)> = super::tls_subjects(t)
-        .into_iter()
-        .filter(|(machine, _)| !tls_dir.join(machine).join("machine.crt").exists())
-        .collect();
-    if missing.is_empty() {
-        return Ok(Vec::new());
+/// Certificates for the machines of `t` that `tls` (a folder of `out` holding a lab CA) has none
+/// for, signed by that CA, as files to create; existing certificates are kept. Also returns the
+/// machines it made certificates for.
+fn missing_certificates(t: &Topology, out: &SideFiles, tls: &str) -> anyhow::Result<(Vec<NewFile>, Vec<String>)> {
+    let mut missing = Vec::new();
+    for (machine, names) in super::tls_subjects(t) {
+        if out.read(&format!("{tls}/{machine}/machine.crt"))?.is_none() {
+            missing.push((machine, names));
+        }
     }
-    let key_path = tls_dir.join("ca.key");
-    let pem = fs_err::read_to_string(&key_path)
-        .context("the lab CA's key is needed to sign certificates for new machines")?;
-    let ca_key = KeyPair::from_pem(&pem).with_context(|| format!("reading the lab CA key `{}`", key_path.display()))?;
+    if missing.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let key_path = format!("{tls}/ca.key");
+    let pem =
+        out.read(&key_path)?.context("the lab CA's key (`ca.key`) is needed to sign certificates for new machines")?;
+    let pem = String::from_utf8(pem).context("the lab CA key is not text")?;
+    let ca_key =
+        KeyPair::from_pem(&pem).with_context(|| format!("reading the lab CA key `{}`", out.show(&key_path)))?;
     let issuer = Issuer::new(ca_params(t)?, ca_key);
-    let mut made = Vec::new();
+    let (mut files, mut made) = (Vec::new(), Vec::new());
     for (machine, names) in missing {
         for (rel, contents, mode) in machine_files(&machine, &names, &issuer)? {
-            create_new(&tls_dir.join(rel), contents.as_bytes(), mode)?;
+            files.push(NewFile { rel: format!("{tls}/{rel}"), contents, mode, replace: false });
         }
         made.push(machine);
     }
-    Ok(made)
+    Ok((files, made))
+}
+
+/// A file `write` decided to write: created new, or (`replace`) renamed over the old one.
+struct NewFile {
+    rel: String,
+    contents: String,
+    mode: u32,
+    replace: bool,
 }
 
 /// Lines for the generated secrets that an existing `.env` lacks (a profile that gained a
@@ -179,64 +176,78 @@ pub fn signing_files() -> anyhow::Result<Vec<(String, String, u32)>> {
 }
 
 /// `tykgen lab-secrets`: writes `.env`, `signing/` (with a Dashboard) and, with TLS, `tls/` into
-/// `dir` (the compose folder).
+/// the folder `dir` (the compose folder, relative to the profile folder `parent/profile`), under
+/// the profile folder's lock and never through a link (see `output::SideFiles`).
 ///
 /// # Errors
-/// A file cannot be written.
-pub fn write(t: &Topology, tls: bool, dir: &Path) -> anyhow::Result<Vec<String>> {
+/// A file cannot be written, or a link, FIFO or device is in the way (named).
+pub fn write(t: &Topology, tls: bool, parent: &Path, profile: &str, dir: &str) -> anyhow::Result<Vec<String>> {
+    let out = SideFiles::open(parent, profile)?;
+    // Everything is read and decided first, so a link or device in any of the places refuses
+    // the whole run before a file is written.
     let mut notes = Vec::new();
-    let env = dir.join(".env");
-    if env.exists() {
-        let existing = fs_err::read_to_string(&env)?;
+    let mut files = Vec::new();
+    let new = |rel: String, contents: String, mode: u32| NewFile { rel, contents, mode, replace: false };
+    let env = format!("{dir}/.env");
+    if let Some(existing) = out.read(&env)? {
+        let existing = String::from_utf8_lossy(&existing).into_owned();
         let (text, names) = missing_env_lines(t, &existing)?;
         if names.is_empty() {
-            notes.push(format!("kept {} (it has every secret; never overwritten)", env.display()));
+            notes.push(format!("kept {} (it has every secret; never overwritten)", out.show(&env)));
         } else {
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .open(&env)
-                .with_context(|| format!("appending to `{}`", env.display()))?;
+            // The whole file anew, renamed into place: a crash leaves the old `.env` or the new one.
             let sep = if existing.ends_with('\n') || existing.is_empty() { "" } else { "\n" };
-            f.write_all(format!("{sep}{text}").as_bytes())
-                .with_context(|| format!("appending to `{}`", env.display()))?;
-            notes.push(format!("added {} to {} (nothing in it was changed)", names.join(", "), env.display()));
+            let contents = format!("{existing}{sep}{text}");
+            notes.push(format!("added {} to {} (nothing in it was changed)", names.join(", "), out.show(&env)));
+            files.push(NewFile { rel: env, contents, mode: 0o600, replace: true });
         }
     } else {
-        create_new(&env, env_file(t)?.as_bytes(), 0o600)?;
-        notes.push(format!("wrote {} (mode 0600)", env.display()));
+        notes.push(format!("wrote {} (mode 0600)", out.show(&env)));
         if t.secrets.iter().any(|s| !s.generated) {
             notes.push("set DASHBOARD_LICENSE in .env to your Tyk Dashboard licence key".to_owned());
         }
+        files.push(new(env, env_file(t)?, 0o600));
     }
     if t.machines.iter().any(|m| m.role == crate::topology::Role::Dashboard) {
-        let signing = dir.join(super::SIGNING_SRC);
-        if signing.join("public.pem").exists() {
-            notes.push(format!("kept {} (remove it to create a new signing key pair)", signing.display()));
+        let signing = format!("{dir}/{}", super::SIGNING_SRC);
+        if out.read(&format!("{signing}/public.pem"))?.is_some() {
+            notes.push(format!("kept {} (remove it to create a new signing key pair)", out.show(&signing)));
         } else {
             for (rel, contents, mode) in signing_files()? {
-                create_new(&signing.join(rel), contents.as_bytes(), mode)?;
+                files.push(new(format!("{signing}/{rel}"), contents, mode));
             }
-            notes.push(format!("wrote the Dashboard's payload-signing key pair into {}", signing.display()));
+            notes.push(format!("wrote the Dashboard's payload-signing key pair into {}", out.show(&signing)));
         }
     }
     if tls {
-        let tls_dir = dir.join("tls");
-        if tls_dir.join("ca.crt").exists() {
-            let made = add_missing_certificates(t, &tls_dir)?;
+        let tls_dir = format!("{dir}/tls");
+        if out.read(&format!("{tls_dir}/ca.crt"))?.is_some() {
+            let (certs, made) = missing_certificates(t, &out, &tls_dir)?;
+            files.extend(certs);
             if made.is_empty() {
-                notes.push(format!("kept {} (every machine has its certificate)", tls_dir.display()));
+                notes.push(format!("kept {} (every machine has its certificate)", out.show(&tls_dir)));
             } else {
                 notes.push(format!(
                     "added certificates for {} to {}, signed by its lab CA (the others were kept)",
                     made.join(", "),
-                    tls_dir.display()
+                    out.show(&tls_dir)
                 ));
             }
         } else {
             for (rel, contents, mode) in tls_files(t)? {
-                create_new(&tls_dir.join(rel), contents.as_bytes(), mode)?;
+                files.push(new(format!("{tls_dir}/{rel}"), contents, mode));
             }
-            notes.push(format!("wrote the lab CA and one certificate per machine into {}", tls_dir.display()));
+            notes.push(format!("wrote the lab CA and one certificate per machine into {}", out.show(&tls_dir)));
+        }
+    }
+    for f in &files {
+        out.check_writable(&f.rel, f.replace)?;
+    }
+    for f in files {
+        if f.replace {
+            out.replace(&f.rel, f.contents.as_bytes(), f.mode)?;
+        } else {
+            out.create_new(&f.rel, f.contents.as_bytes(), f.mode)?;
         }
     }
     Ok(notes)

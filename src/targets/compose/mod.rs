@@ -120,10 +120,12 @@ pub fn lb_networks(t: &Topology) -> BTreeSet<String> {
         .collect()
 }
 
-/// True when any Redis deployment or the database uses TLS: the lab then needs certificates.
+/// True when any Redis deployment, the database or the Tyk control plane uses TLS: the lab then
+/// needs certificates.
 #[must_use]
 pub fn tls_in_use(ctx: &Context<'_>) -> bool {
-    ctx.topology.redis.iter().any(|r| r.settings.tls.enabled)
+    ctx.profile.tyk.tls.enabled
+        || ctx.topology.redis.iter().any(|r| r.settings.tls.enabled)
         || ctx.profile.database.as_ref().is_some_and(|d| d.tls.enabled && ctx.topology.database.is_some())
 }
 
@@ -388,6 +390,9 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         lb.hostname = Some(format!("{LB_SERVICE}.{}", t.domain));
         lb.volumes.push("./haproxy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro".into());
         lb.volumes.push(format!("{TOOLS_VOLUME}:{TOOLS_DIR}:ro"));
+        if p.tyk.tls.enabled {
+            lb.volumes.push(format!("./tls/ca.crt:{HAPROXY_CA}:ro"));
+        }
         lb.ports.push(publish(bind, LB_PORT, LB_PORT));
         // The host name is an alias too: `host_config.override_hostname` names it.
         let host = format!("{LB_SERVICE}.{}", t.domain);
@@ -403,7 +408,7 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         services.push(lb);
         set.add(
             "haproxy/haproxy.cfg",
-            haproxy_cfg(t, &gateways, versions::gateway_health_path(&p.tyk.version)),
+            haproxy_cfg(t, &gateways, versions::gateway_health_path(&p.tyk.version), p.tyk.tls.enabled),
             FileMode::Normal,
         )?;
     }
@@ -433,6 +438,7 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         });
     let readme = ReadmeCtx {
         profile: &p.name,
+        domain: &t.domain,
         services: cctx
             .services
             .iter()
@@ -446,7 +452,8 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             .collect(),
         tls,
         gateway_url: gateway_url(ctx),
-        dashboard_url: (p.dashboard.nodes > 0).then(|| format!("http://{}:{DASHBOARD_PORT}", host_of(bind))),
+        dashboard_url: (p.dashboard.nodes > 0)
+            .then(|| format!("{}://{}:{DASHBOARD_PORT}", crate::config::tyk_scheme(p), host_of(bind))),
         licence: p.dashboard.nodes > 0,
         retention_days: retention.map(|_| p.analytics.retention_days.unwrap_or_default()),
         pg_primary: retention.map(|(m, _)| m.to_owned()),
@@ -481,6 +488,7 @@ struct ReadmeService {
 #[derive(Serialize)]
 struct ReadmeCtx<'a> {
     profile: &'a str,
+    domain: &'a str,
     services: Vec<ReadmeService>,
     tls: bool,
     gateway_url: String,
@@ -515,8 +523,11 @@ fn host_of(bind: &str) -> &str {
     if bind == "0.0.0.0" { "127.0.0.1" } else { bind }
 }
 
+/// The lab's load balancer listens on plain HTTP; without one the first Gateway is published,
+/// over HTTPS with `tyk.tls`.
 fn gateway_url(ctx: &Context<'_>) -> String {
-    format!("http://{}:{LB_PORT}", host_of(&ctx.profile.targets.compose.bind_address))
+    let scheme = if ctx.topology.load_balancer { "http" } else { crate::config::tyk_scheme(ctx.profile) };
+    format!("{scheme}://{}:{LB_PORT}", host_of(&ctx.profile.targets.compose.bind_address))
 }
 
 fn publish(bind: &str, host_port: u16, container_port: u16) -> String {
@@ -524,18 +535,12 @@ fn publish(bind: &str, host_port: u16, container_port: u16) -> String {
 }
 
 fn wget_health(url: &str) -> Health {
-    Health {
-        test: vec![
-            "CMD".into(),
-            format!("{TOOLS_DIR}/busybox"),
-            "wget".into(),
-            "-q".into(),
-            "-O".into(),
-            "/dev/null".into(),
-            url.into(),
-        ],
-        start_period: "30s",
+    let mut test = vec!["CMD".into(), format!("{TOOLS_DIR}/busybox"), "wget".into(), "-q".into()];
+    if url.starts_with("https:") {
+        test.push("--no-check-certificate".into());
     }
+    test.extend(["-O".into(), "/dev/null".into(), url.into()]);
+    Health { test, start_period: "30s" }
 }
 
 fn shell_health(cmd: String) -> Health {
@@ -643,7 +648,15 @@ fn machine_services(
                 Role::Dashboard => (DASHBOARD_PORT, "/hello"),
                 _ => (PUMP_HEALTH_PORT, "/health"),
             };
-            s.healthcheck = Some(wget_health(&format!("http://127.0.0.1:{port}{path}")));
+            // Over TLS the probe is encrypted but unverified (busybox wget checks no
+            // certificate; the certificate names the host, not 127.0.0.1): it carries no secret.
+            let scheme = if m.role == Role::Pump { "http" } else { crate::config::tyk_scheme(p) };
+            s.healthcheck = Some(wget_health(&format!("{scheme}://127.0.0.1:{port}{path}")));
+            // A Gateway verifies the Dashboard's certificate against the system roots only,
+            // where this puts the lab CA (see `tls_paths::TRUSTED_CA`).
+            if m.role == Role::Gateway && p.tyk.tls.enabled && t.with_role(Role::Dashboard).next().is_some() {
+                s.volumes.push(format!("./tls/ca.crt:{}:ro", tls_paths::TRUSTED_CA));
+            }
             let index = u16::try_from(m.index.saturating_sub(1)).unwrap_or(0);
             match m.role {
                 Role::Gateway if !t.load_balancer => s.ports.push(publish(bind, LB_PORT + index, GATEWAY_PORT)),
@@ -1122,7 +1135,10 @@ fn mongo_init(ctx: &Context<'_>, first: &Machine, tls: bool) -> anyhow::Result<S
     Ok(s)
 }
 
-fn haproxy_cfg(t: &Topology, gateways: &[&Machine], health: &str) -> String {
+/// Where HAProxy finds the lab CA that signed the Gateways' certificates.
+const HAPROXY_CA: &str = "/usr/local/etc/haproxy/tykgen-ca.crt";
+
+fn haproxy_cfg(t: &Topology, gateways: &[&Machine], health: &str, tls: bool) -> String {
     let mut out = format!(
         "# haproxy.cfg of the load balancer, generated by tykgen from profile \"{}\".\n\
          # Spreads client traffic over the Gateways, each checked on {health}.\n\
@@ -1135,10 +1151,19 @@ fn haproxy_cfg(t: &Topology, gateways: &[&Machine], health: &str) -> String {
         t.name
     );
     for g in gateways {
+        // Over TLS (`tyk.tls`: Tyk serves the proxy and control ports alike) HAProxy verifies
+        // each Gateway's certificate and host name; `check-ssl` because the checks go to
+        // another port. HAProxy 2.8 configuration.txt: `ssl`, `verify`, `ca-file`, `verifyhost`,
+        // `check-ssl`.
+        let ssl = if tls {
+            format!(" ssl verify required ca-file {HAPROXY_CA} verifyhost {} check-ssl", g.endpoint())
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
             // Traffic to the proxy port; health checks to the control port, where Tyk 5.8 serves
             // them. No frontend forwards to the control port.
-            "    server {} {}:{GATEWAY_PORT} check port {GATEWAY_CONTROL_PORT} resolvers docker init-addr last,libc,none\n",
+            "    server {} {}:{GATEWAY_PORT} check port {GATEWAY_CONTROL_PORT}{ssl} resolvers docker init-addr last,libc,none\n",
             g.name,
             g.endpoint()
         ));
@@ -1183,6 +1208,10 @@ pub fn tls_subjects(t: &Topology) -> Vec<(String, Vec<String>)> {
         .map(|m| {
             let mut names = vec![m.host.clone(), m.name.clone()];
             names.extend(m.address.clone());
+            // The Dashboard calls every Gateway by the shared control name.
+            if m.role == Role::Gateway {
+                names.push(t.gateway_control_host());
+            }
             (m.name.clone(), names)
         })
         .collect()
