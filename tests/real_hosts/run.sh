@@ -261,7 +261,8 @@ if [ "${#SENTINELS[@]}" -gt 0 ]; then
     for _ in $(seq 1 60); do [ "$(named_primary)" != "$before" ] && break; sleep 1; done
     promoted=$(named_primary)
     [ "$promoted" != "$before" ] || fail "SENTINEL FAILOVER: $before is still primary after 60 s"
-    for _ in $(seq 1 30); do one_primary "after SENTINEL FAILOVER" >/dev/null 2>&1 && break; sleep 1; done
+    # (a subshell: one_primary exits on failure, and the old primary may still say master for a moment)
+    for _ in $(seq 1 30); do (one_primary "after SENTINEL FAILOVER") >/dev/null 2>&1 && break; sleep 1; done
     say "SENTINEL FAILOVER: $before -> $promoted"
     playbook 3
     [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 3 (after SENTINEL FAILOVER) changed $CHANGED_TOTAL tasks"
