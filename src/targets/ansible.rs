@@ -134,10 +134,6 @@ struct ProjectCtx<'a> {
     gateways: Vec<String>,
     dashboards: Vec<String>,
     pumps: Vec<String>,
-    /// Redis servers that start first: primaries, standalone servers and cluster nodes.
-    redis_first: Vec<String>,
-    /// Redis replicas (Sentinel mode), started after their primaries.
-    redis_replicas: Vec<String>,
     /// Every Redis server.
     redis_servers: Vec<String>,
     /// Groups of Sentinels.
@@ -160,6 +156,9 @@ struct FileVar {
     /// REWRITE): installed as a reference copy `<dest>.tykgen`, and over the live file only when
     /// the reference or the host's secret include files change.
     rewritten: bool,
+    /// pg_hba.conf: installed with each machine's host name replaced by its inventory address as
+    /// a CIDR (`/32`, `/128`), so PostgreSQL matches clients without reverse DNS.
+    by_address: bool,
 }
 
 /// The separate data volume of a data-tier machine (Terraform attaches one at `/dev/sdf`).
@@ -253,6 +252,10 @@ struct HostCtx<'a> {
     redis_password_variable: Option<String>,
     redis_master_name: Option<String>,
     sentinel_password_variable: Option<String>,
+    /// A Sentinel-watched deployment: its Redis servers (the profile's initial primary first) and
+    /// its Sentinels, by machine name, for the discovery of the live primary and the rolling order.
+    redis_nodes: Vec<String>,
+    redis_sentinels: Vec<String>,
     data_volume: Option<DataVolume>,
 }
 
@@ -340,6 +343,7 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
                         (m.role, f.install_path.as_str()),
                         (Role::Redis, "/etc/redis/redis.conf") | (Role::Sentinel, "/etc/redis/sentinel.conf")
                     ),
+                    by_address: m.role == Role::Postgres && f.name == "pg_hba.conf",
                 })
                 .collect()
         })
@@ -460,6 +464,8 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
         redis_password_variable: dep.map(|d| format!("vault_{}", d.password_secret)),
         redis_master_name: dep.and_then(|d| d.master_name.clone()),
         sentinel_password_variable: dep.and_then(|d| d.sentinel_secret.as_ref()).map(|s| format!("vault_{s}")),
+        redis_nodes: dep.filter(|d| !d.sentinels.is_empty()).map(|d| d.nodes.clone()).unwrap_or_default(),
+        redis_sentinels: dep.map(|d| d.sentinels.clone()).unwrap_or_default(),
         data_volume: data_volume(m.role),
     }
 }
@@ -527,14 +533,6 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
             }
         })
         .collect();
-    let mut redis_first = Vec::new();
-    let mut redis_replicas = Vec::new();
-    for m in t.with_role(Role::Redis) {
-        match m.replication {
-            Replication::ReplicaOf(_) => redis_replicas.push(m.name.clone()),
-            _ => redis_first.push(m.name.clone()),
-        }
-    }
     let mut sentinel_groups: Vec<String> = t.with_role(Role::Sentinel).map(Machine::group).collect();
     sentinel_groups.dedup();
     let clusters = t
@@ -592,8 +590,6 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         dashboards: names(Role::Dashboard),
         pumps: names(Role::Pump),
         redis_servers: names(Role::Redis),
-        redis_first,
-        redis_replicas,
         sentinel_groups,
         clusters,
         placeholders,
@@ -636,6 +632,7 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "roles/common/templates/secret_file.j2",
     "roles/common/templates/firewall.nft.j2",
     "roles/common/templates/sysctl.conf.j2",
+    "roles/common/templates/by_address.j2",
     "roles/tyk_gateway/tasks/main.yml",
     "roles/tyk_gateway/handlers/main.yml",
     "roles/tyk_gateway/meta/main.yml",
@@ -644,6 +641,9 @@ const PROJECT_TEMPLATES: &[&str] = &[
     "roles/tyk_dashboard/meta/main.yml",
     "roles/redis/tasks/main.yml",
     "roles/redis/tasks/install.yml",
+    "roles/redis/tasks/live_primary.yml",
+    "roles/redis/tasks/live_config.yml",
+    "roles/redis/tasks/failover.yml",
     "roles/redis/handlers/main.yml",
     "roles/redis/meta/main.yml",
     "roles/redis_sentinel/tasks/main.yml",

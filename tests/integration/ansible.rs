@@ -189,7 +189,7 @@ fn roles_install_the_bundle_bytes() {
         let after = |what: &str| &tasks[tasks.find(what).unwrap()..];
         assert!(
             after(installed)
-                .contains("    mode: \"{{ item.mode }}\"\n  loop: \"{{ tykgen_files | rejectattr('rewritten') }}\"")
+                .contains("    mode: \"{{ item.mode }}\"\n  loop: \"{{ tykgen_files | rejectattr('rewritten') | rejectattr('by_address') }}\"")
         );
         assert!(
             after(reference)
@@ -392,6 +392,7 @@ const MAGIC_VARIABLES: &[&str] = &[
     "role_path",
     "omit",
     "loop",
+    "ansible_failed_result",
 ];
 
 /// Jinja words that are not variables.
@@ -575,20 +576,119 @@ fn files_the_services_rewrite_are_reseeded_only_when_tykgen_or_the_secrets_chang
             }
         }
         let tasks = &project["roles/common/tasks/config_files.yml"];
-        assert!(tasks.contains("loop: \"{{ tykgen_files | rejectattr('rewritten') }}\""), "{tasks}");
+        assert!(
+            tasks.contains("loop: \"{{ tykgen_files | rejectattr('rewritten') | rejectattr('by_address') }}\""),
+            "{tasks}"
+        );
         assert!(tasks.contains("register: common_secret_files"), "{tasks}");
         assert!(tasks.contains("force: \"{{ item is changed or common_secret_files is changed }}\""), "{tasks}");
-        assert!(tasks.contains("    remote_src: true\n"), "{tasks}");
+        assert!(tasks.contains("  when: common_seed_live_files | default(true)\n"), "{tasks}");
         assert_eq!(tasks.matches("mode: \"0640\"").count(), 2, "{profile}: live files not 0640:\n{tasks}");
         assert!(!tasks.contains("0644"), "{tasks}");
+        // The Redis roles seed their live files themselves, from the live topology, only on a
+        // fresh install, a change of tykgen's bytes or of the secrets.
         for role in ["redis", "redis_sentinel"] {
             let main = &project[&format!("roles/{role}/tasks/main.yml")];
-            assert!(main.contains("tasks_from: config_files.yml"), "{role}: {main}");
-            assert!(!main.contains("ansible.builtin.copy"), "{role} copies outside config_files.yml: {main}");
+            assert!(
+                main.contains("tasks_from: config_files.yml\n  vars:\n    common_seed_live_files: false\n"),
+                "{role}: {main}"
+            );
         }
+        let live = &project["roles/redis/tasks/live_config.yml"];
+        assert!(live.contains("redis_previous.content is not defined or common_secret_files is changed"), "{live}");
+        assert!(live.contains("hostvars[redis_live_primary].tykgen_host"), "{live}");
+        let sentinel = &project["roles/redis_sentinel/tasks/main.yml"];
+        assert!(sentinel.contains("when: item is changed or common_secret_files is changed"), "{sentinel}");
+        assert!(
+            sentinel.contains("'sentinel monitor \\1 \"' ~ hostvars[redis_live_primary].tykgen_host"),
+            "{sentinel}"
+        );
         let readme = &project["README.md"];
-        assert!(readme.contains("re-seeds"), "{profile}: README does not explain the re-seeding");
+        assert!(readme.contains("**live primary**"), "{profile}: README does not explain the live primary");
     }
+}
+
+/// Sentinel mode: the live primary comes from the Sentinels, the replicas roll first (one at a
+/// time, each back in sync), the live primary last, a restart of it fails over first with writes
+/// fenced, settings change at runtime with CONFIG SET + CONFIG REWRITE, the Sentinels one at a time.
+#[test]
+fn redis_rolls_replicas_first_from_the_live_primary_the_sentinels_name() {
+    let project = project("production");
+    let play = &project["playbooks/redis.yml"];
+    let rounds: Vec<usize> = ["'unwatched'", "'new_primary'", "'replica'", "'live_primary'"]
+        .iter()
+        .map(|r| play.find(&format!("when: redis_round != {r}")).unwrap_or_else(|| panic!("no round {r}:\n{play}")))
+        .collect();
+    assert!(rounds.windows(2).all(|w| w[0] < w[1]), "rounds out of order:\n{play}");
+    assert!(play[..rounds[0]].contains("tasks_from: live_primary.yml"), "{play}");
+    let serial_before = |at: usize| play[..at].rfind("\n- name:").is_some_and(|p| play[p..at].contains("serial: 1"));
+    assert!(serial_before(rounds[2]) && serial_before(rounds[3]), "replicas and primary not one at a time:\n{play}");
+    assert!(project["playbooks/sentinels.yml"].contains("  serial: 1\n"));
+    let discover = &project["roles/redis/tasks/live_primary.yml"];
+    assert!(discover.contains("'sentinel', 'get-master-addr-by-name', tykgen_redis_master_name"), "{discover}");
+    assert!(discover.contains("delegate_to: \"{{ item }}\""), "{discover}");
+    let live = &project["roles/redis/tasks/live_config.yml"];
+    for want in ["'config', 'set', item", "'config', 'rewrite'", "master_link_status:up", "include_tasks: failover.yml"]
+    {
+        assert!(live.contains(want), "live_config.yml lacks {want}:\n{live}");
+    }
+    let failover = &project["roles/redis/tasks/failover.yml"];
+    let order = ["'min-replicas-to-write', '1000'", "'wait'", "'sentinel', 'failover'", "role:slave"];
+    let at: Vec<usize> =
+        order.iter().map(|w| failover.find(w).unwrap_or_else(|| panic!("no {w}:\n{failover}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "failover steps out of order:\n{failover}");
+    assert!(failover.contains("  rescue:\n"), "a failed failover must lift the fence:\n{failover}");
+    let vars = &project["inventory/host_vars/redis-2.yml"];
+    assert!(vars.contains("tykgen_redis_nodes:\n  - \"redis-1\"\n  - \"redis-2\"\n  - \"redis-3\"\n"), "{vars}");
+    assert!(vars.contains("tykgen_redis_sentinels:\n  - \"sentinel-1\"\n"), "{vars}");
+}
+
+/// pg_hba.conf names clients by address (a CIDR), not by host name: checked by rendering the
+/// project's own template with the real ansible-core.
+#[test]
+fn pg_hba_names_clients_by_cidr_from_the_inventory_addresses() {
+    let Some(playbook) = tool("ansible-playbook", "pip install ansible-core (.ci/run)") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let project = render("production", &tmp.path().join("out"));
+    let vars = std::fs::read_to_string(project.join("inventory/host_vars/postgres-1.yml")).unwrap();
+    assert_eq!(vars.matches("    by_address: true\n").count(), 1, "only pg_hba.conf is installed by address:\n{vars}");
+    let inventory = tmp.path().join("addresses.yml");
+    std::fs::write(
+        &inventory,
+        "all:\n  hosts:\n    dashboard-1: {ansible_host: 192.0.2.5}\n    pump-1: {ansible_host: \"2001:db8::7\"}\n    postgres-2: {ansible_host: 192.0.2.9}\n",
+    )
+    .unwrap();
+    let out_file = tmp.path().join("pg_hba.conf");
+    let play = project.join("playbooks/zz-hba.yml");
+    std::fs::write(
+        &play,
+        format!(
+            "- hosts: postgres-1\n  gather_facts: false\n  tasks:\n    - ansible.builtin.copy:\n        content: \"{{{{ lookup('ansible.builtin.template', playbook_dir ~ '/../roles/common/templates/by_address.j2') }}}}\"\n        dest: {}\n        mode: \"0600\"\n      delegate_to: localhost\n      vars:\n        item: \"{{{{ tykgen_files | selectattr('by_address') | first }}}}\"\n",
+            out_file.display()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        ansible(&playbook, &project, tmp.path()).args([
+            "-i",
+            "inventory/hosts.yml",
+            "-i",
+            inventory.to_str().unwrap(),
+            "-e",
+            "ansible_connection=local",
+            "-e",
+            "ansible_python_interpreter={{ ansible_playbook_python }}",
+            "playbooks/zz-hba.yml",
+        ]),
+        Duration::from_secs(180),
+    );
+    assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
+    let hba = std::fs::read_to_string(&out_file).unwrap();
+    assert!(hba.contains("tyk  192.0.2.5/32  scram-sha-256\n"), "{hba}");
+    assert!(hba.contains("tyk  2001:db8::7/128  scram-sha-256\n"), "{hba}");
+    assert!(hba.contains("replicator  192.0.2.9/32  scram-sha-256\n"), "{hba}");
+    let rules = hba.lines().filter(|l| l.starts_with("host"));
+    assert!(rules.clone().all(|l| !l.contains(".tyk.internal")), "{hba}");
 }
 
 #[test]

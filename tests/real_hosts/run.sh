@@ -6,6 +6,9 @@
 #
 #   run.sh TYKGEN_BIN PROFILE [--set K=V]...      prints one line per measured fact, exit 0 when all hold
 #
+# TYKGEN_HOSTS_ONLY=REGEX boots only the data-tier machines whose name matches (e.g. '^(redis|sentinel)-'
+# to iterate on the Redis tier); the other machines keep an address but are not run.
+#
 # Needs root, debootstrap, systemd-container, and the PyPI `ansible` package (community.docker's
 # nsenter connection) in $TYKGEN_HOSTS_DIR/venv or on PATH.
 set -euo pipefail
@@ -29,22 +32,24 @@ trap cleanup EXIT
 rm -rf "$WORK"
 mkdir -p "$WORK"
 # Distribution packages from the local mirror: Debian 12 ships Redis 7.0 and PostgreSQL 15.
-"$TYKGEN" render "$PROFILE" -t ansible -o "$WORK/out" --set targets.ansible.packages=distro \
-    --set 'redis.version="7.0"' --set 'database.version="15"' --set redis.maxclients=10000 "$@" \
-    >"$WORK/render.log" 2>&1 || fail "render: $(tail -n 5 "$WORK/render.log")"
+RENDER=("$TYKGEN" render "$PROFILE" -t ansible -o "$WORK/out" --set targets.ansible.packages=distro
+    --set 'redis.version="7.0"' --set 'database.version="15"' "$@")
+MAXCLIENTS=10000
+"${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS >"$WORK/render.log" 2>&1 || fail "render: $(tail -n 5 "$WORK/render.log")"
 NAME=$(ls "$WORK/out")
 PROJECT=$WORK/out/$NAME/ansible
 cd "$PROJECT"
 
 # Machines (all get an address; only the data tier boots) in inventory order.
-mapfile -t MACHINES < <(sed -n 's/^        \([a-z0-9-]*\):$/\1/p' inventory/hosts.yml)
+mapfile -t MACHINES < <(sed -n 's/^        \([a-z0-9-]*\):.*$/\1/p' inventory/hosts.yml)
 DATA=()
 declare -A ADDR
 i=10
 for m in "${MACHINES[@]}"; do
     ADDR[$m]=$PREFIX.$i
     i=$((i + 1))
-    grep -q '^tykgen_part: "tyk"$' "inventory/host_vars/$m.yml" || DATA+=("$m")
+    grep -q '^tykgen_part: "tyk"$' "inventory/host_vars/$m.yml" && continue
+    [[ $m =~ ${TYKGEN_HOSTS_ONLY:-.} ]] && DATA+=("$m")
 done
 
 # TLS files (README: tls/ca.crt and tls/<machine>/machine.{crt,key,pem}).
@@ -98,12 +103,18 @@ playbook() {
     say "run $n: rc=$rc, $((SECONDS - t)) s, changed: $changed"
     if [ "$rc" -ne 0 ]; then
         grep -B2 -A12 -m3 'fatal:\|FAILED!' "$WORK/run-$n.log" | head -n 60
+        local h
+        for h in "${DATA[@]}"; do
+            say "$h: last journal lines of $(hv_service "$h")"
+            on "$h" journalctl -q --no-pager -n 15 -u "$(hv_service "$h")" || true
+        done
         fail "run $n exited $rc (log: $WORK/run-$n.log)"
     fi
     CHANGED_TOTAL=$(sed -n '/PLAY RECAP/,$p' "$WORK/run-$n.log" | grep -o 'changed=[0-9]*' |
         awk -F= '{ s += $2 } END { print s + 0 }')
 }
 
+hv_service() { sed -n 's/^tykgen_service: "\(.*\)"$/\1/p' "inventory/host_vars/$1.yml"; }
 # on HOST CMD...: run CMD on a booted host.
 on() {
     local h=$1
@@ -134,10 +145,163 @@ settings() {
     say "$1: maxclients and LimitNOFILE as the profile says on every Redis server"
 }
 
+
+REDIS=()
+SENTINELS=()
+for h in "${DATA[@]}"; do
+    [ -f "files/$h/redis.conf" ] && REDIS+=("$h")
+    [ -f "files/$h/sentinel.conf" ] && SENTINELS+=("$h")
+done
+hv() { sed -n "s/^$2: \"\(.*\)\"$/\1/p" "inventory/host_vars/$1.yml"; }
+# scli SENTINEL CMD...: a command to a Sentinel, on its host.
+scli() {
+    local h=$1
+    shift
+    on "$h" env REDISCLI_AUTH="$(vault "$(hv "$h" tykgen_sentinel_password_variable)")" redis-cli --tls \
+        --cacert /etc/tykgen/tls/ca.crt --cert /etc/tykgen/tls/machine.crt --key /etc/tykgen/tls/machine.key \
+        -h "$h.$DOMAIN" -p 26379 "$@"
+}
+master_name() { hv "${SENTINELS[0]}" tykgen_redis_master_name; }
+named_primary() { scli "${SENTINELS[0]}" sentinel get-master-addr-by-name "$(master_name)" | sed -n 1p; }
+# The servers that say role:master: exactly one, and the one the Sentinels name.
+one_primary() {
+    local h masters=()
+    for h in "${REDIS[@]}"; do
+        cli "$h" -p 6379 info replication | grep -q '^role:master' && masters+=("$h.$DOMAIN")
+    done
+    [ "${#masters[@]}" -eq 1 ] || fail "$1: ${#masters[@]} primaries: ${masters[*]}"
+    [ "${masters[0]}" = "$(named_primary)" ] || fail "$1: primary ${masters[0]}, Sentinels name $(named_primary)"
+    say "$1: one primary, ${masters[0]}, the one the Sentinels name"
+}
+
+# A bounded writer on a Sentinel host (the hosts' network): asks the Sentinel for the primary and
+# SADDs one number per write, at most WRITES writes or 900 s, until STOP exists. One line per write:
+# time, number, reply.
+WRITES=3000
+writer_start() {
+    local h=${SENTINELS[0]} root=$DIR/run/${SENTINELS[0]}
+    rm -f "$root/root/writer.stop"
+    cli "${REDIS[0]}" -p 6379 -h "$(named_primary)" del tykgen:writes >/dev/null
+    on "$h" env RP="$(vault "$(hv "${REDIS[0]}" tykgen_redis_password_variable)")" \
+        SP="$(vault "$(hv "$h" tykgen_sentinel_password_variable)")" NAME="$(master_name)" SELF="$h.$DOMAIN" \
+        N=$WRITES bash -c '
+        tls=(--tls --cacert /etc/tykgen/tls/ca.crt --cert /etc/tykgen/tls/machine.crt --key /etc/tykgen/tls/machine.key)
+        end=$((SECONDS + 900))
+        for ((i = 1; i <= N && SECONDS < end; i++)); do
+            [ -e /root/writer.stop ] && break
+            m=$(REDISCLI_AUTH=$SP timeout 2 redis-cli "${tls[@]}" -h "$SELF" -p 26379 sentinel get-master-addr-by-name "$NAME" | head -n 1)
+            r=$(REDISCLI_AUTH=$RP timeout 2 redis-cli "${tls[@]}" -h "${m:-none}" -p 6379 sadd tykgen:writes "$i" 2>&1 | head -n 1)
+            echo "$(date +%s.%N) $i ${r:-none}"
+            sleep 0.05
+        done' >"$WORK/writer-$1.log" 2>&1 &
+    WRITER=$!
+}
+# writer_stop N: stop the writer; report the longest gap between acknowledged writes and the
+# acknowledged writes the final primary kept or lost.
+writer_stop() {
+    touch "$DIR/run/${SENTINELS[0]}/root/writer.stop"
+    wait "$WRITER" || true
+    local log=$WORK/writer-$1.log acked gap members lost
+    acked=$(awk '$3 == "1" { print $2 }' "$log" | sort -n)
+    gap=$(awk '$3 == "1" { if (p) { d = $1 - p; if (d > m) m = d } p = $1 } END { printf "%.2f", m }' "$log")
+    cli "${REDIS[0]}" -p 6379 -h "$(named_primary)" smembers tykgen:writes | sort -n >"$WORK/writer-$1.kept"
+    members=$(comm -12 <(echo "$acked") "$WORK/writer-$1.kept" | grep -c . || true)
+    lost=$(comm -23 <(echo "$acked") "$WORK/writer-$1.kept" | grep -c . || true)
+    say "writer during run $1: $(wc -l <"$log") writes, $(echo "$acked" | grep -c .) acknowledged, longest gap ${gap} s, kept $members, lost $lost; errors: $(awk '$3 != "1" { print $3 }' "$log" | sort | uniq -c | tr '\n' ' ' | tr -s ' ')"
+    [ "$lost" -eq 0 ] || fail "run $1: $lost acknowledged writes lost"
+    awk -v g="$gap" 'BEGIN { exit !(g <= 2) }' || say "run $1: WARNING: longest write gap $gap s > 2 s"
+}
+
 playbook 1
 settings "after run 1"
 playbook 2
 settings "after run 2"
 [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 2 changed $CHANGED_TOTAL tasks (log: $WORK/run-2.log)"
 say "run 2: changed=0 on every host"
+
+PG=()
+for h in "${DATA[@]}"; do [ -f "files/$h/postgresql.conf" ] && PG+=("$h"); done
+psql_on() {
+    local h=$1
+    shift
+    on "$h" runuser -u postgres -- psql -X -At -c "$@"
+}
+if [ "${#PG[@]}" -gt 0 ]; then
+    # pg_hba.conf names the clients by address (CIDR), not by host name.
+    for h in "${PG[@]}"; do
+        hba=$(sed -n 's/^    dest: "\(.*pg_hba.conf\)"$/\1/p' "inventory/host_vars/$h.yml")
+        on "$h" grep -q '/32 ' "$hba" || fail "$h: $hba has no /32 address"
+        ! on "$h" grep -E '^host.*\.'"$DOMAIN" "$hba" || fail "$h: $hba names a host"
+    done
+    say "pg_hba.conf names clients by /32 address on every PostgreSQL member"
+    # A setting PostgreSQL reloads (log_min_duration_statement), changed through a template
+    # override (--templates): a reload, no restart.
+    declare -A PG_START
+    for h in "${PG[@]}"; do PG_START[$h]=$(psql_on "$h" "SELECT pg_postmaster_start_time()"); done
+    mkdir -p "$WORK/templates/config"
+    sed 's/^log_min_duration_statement = 1000$/log_min_duration_statement = 500/' "$ROOT/templates/config/postgresql.conf.tera" \
+        >"$WORK/templates/config/postgresql.conf.tera"
+    "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS --templates "$WORK/templates" >"$WORK/render-pg.log" 2>&1 ||
+        fail "re-render (PostgreSQL setting): $(tail -n 5 "$WORK/render-pg.log")"
+    playbook pg
+    for h in "${PG[@]}"; do
+        [ "$(psql_on "$h" "SHOW log_min_duration_statement")" = 500ms ] || fail "$h: log_min_duration_statement not 500ms"
+        [ "$(psql_on "$h" "SELECT pg_postmaster_start_time()")" = "${PG_START[$h]}" ] || fail "$h: PostgreSQL restarted"
+    done
+    say "run pg: log_min_duration_statement = 500ms on every member, pg_postmaster_start_time unchanged (reload, no restart)"
+    # Later renders keep the override.
+    RENDER+=(--templates "$WORK/templates")
+fi
+
+if [ "${#SENTINELS[@]}" -gt 0 ]; then
+    one_primary "after run 2"
+    # A failover by hand: the next run leaves the promoted primary alone.
+    before=$(named_primary)
+    scli "${SENTINELS[0]}" sentinel failover "$(master_name)" >/dev/null
+    for _ in $(seq 1 60); do [ "$(named_primary)" != "$before" ] && break; sleep 1; done
+    promoted=$(named_primary)
+    [ "$promoted" != "$before" ] || fail "SENTINEL FAILOVER: $before is still primary after 60 s"
+    # (a subshell: one_primary exits on failure, and the old primary may still say master for a moment)
+    for _ in $(seq 1 30); do (one_primary "after SENTINEL FAILOVER") >/dev/null 2>&1 && break; sleep 1; done
+    say "SENTINEL FAILOVER: $before -> $promoted"
+    playbook 3
+    [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 3 (after SENTINEL FAILOVER) changed $CHANGED_TOTAL tasks"
+    [ "$(named_primary)" = "$promoted" ] || fail "run 3 moved the primary from $promoted to $(named_primary)"
+    one_primary "after run 3"
+    settings "after run 3"
+    say "run 3 (after SENTINEL FAILOVER): changed=0, $promoted still primary"
+
+    # One changed Redis setting (maxclients, runtime) while the writer writes.
+    MAXCLIENTS=$((MAXCLIENTS + 1))
+    "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS >"$WORK/render-4.log" 2>&1 || fail "re-render"
+    writer_start 4
+    playbook 4
+    sleep 3
+    writer_stop 4
+    one_primary "after run 4"
+    settings "after run 4"
+
+    # A change that needs a restart (re-issued TLS certificates of the Redis servers) while the
+    # writer writes: the replicas restart one at a time, the primary fails over first.
+    for m in "${REDIS[@]}"; do
+        openssl x509 -req -in "tls/$m/machine.csr" -CA tls/ca.crt -CAkey tls/ca.key -CAcreateserial -days 3 \
+            -extfile "tls/$m/ext" -out "tls/$m/machine.crt" >/dev/null 2>&1
+        cat "tls/$m/machine.crt" "tls/$m/machine.key" >"tls/$m/machine.pem"
+    done
+    before=$(named_primary)
+    writer_start 5
+    playbook 5
+    sleep 3
+    writer_stop 5
+    one_primary "after run 5"
+    settings "after run 5"
+    say "run 5 (re-issued certificates): primary $before -> $(named_primary)"
+
+    # Both kinds of change leave nothing to do: the live files are consistent.
+    playbook 6
+    [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 6 (after the setting and the certificates) changed $CHANGED_TOTAL tasks"
+    one_primary "after run 6"
+    settings "after run 6"
+    say "run 6: changed=0"
+fi
 say "PASSED"
