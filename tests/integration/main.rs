@@ -18,6 +18,7 @@ mod hostile;
 mod key_tables;
 mod newcomer;
 mod random_profiles;
+mod reach;
 mod real_hosts;
 mod safety;
 mod terraform;
