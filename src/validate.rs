@@ -226,7 +226,7 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    /// Caps on machines, links and Redis Cluster size; false (with errors) when one is passed.
+    /// Caps on machines and Redis Cluster size (links are linear in machines: no cap of their own); false (with errors) when one is passed.
     fn limits(&mut self) -> bool {
         let p = &self.loaded.profile;
         let size = topology::size(p);
@@ -270,19 +270,6 @@ impl Validator<'_> {
                     size.machines,
                     topology::MAX_MACHINES
                 ),
-            );
-        } else if size.links > topology::MAX_LINKS {
-            ok = false;
-            self.error(
-                biggest,
-                format!(
-                    "this topology needs {} links between machines (each a firewall rule); tykgen renders at most {}",
-                    size.links,
-                    topology::MAX_LINKS
-                ),
-            )
-            .help = Some(
-                "links grow with Tyk machines x Redis nodes and with Redis nodes squared: use fewer Redis nodes".into(),
             );
         }
         ok
