@@ -486,6 +486,11 @@ impl Topology {
 /// Most machines one profile may describe. Past this a render no longer fits the memory and
 /// time budget tykgen promises (a 5,000-Gateway render stays under 1 GB).
 pub const MAX_MACHINES: u64 = 10_000;
+/// Most Redis endpoints all Tyk machines' configuration may list together (each Gateway's
+/// `tyk.conf` names every node of a Cluster, each compose service waits for them). Links are
+/// linear, but these files are not: 5,000 Gateways on a 900-node Cluster (4.5 million) rendered
+/// 821 MB of files in 2.8 GB of memory, past the 1 GB budget; 1 million stays well within it.
+pub const MAX_CLIENT_ENDPOINTS: u64 = 1_000_000;
 /// Most nodes of one Redis Cluster: Redis Cluster is specified to scale "up to 1000 nodes"
 /// (redis.io, Redis cluster specification, "Main properties and rationales of the design").
 pub const MAX_CLUSTER_NODES: u64 = 1_000;
@@ -516,7 +521,17 @@ pub fn size(p: &Profile) -> Size {
         .into_iter()
         .fold(0u64, u64::saturating_add);
 
-    Size { machines, redis: [Some(main.0), cache.map(|c| c.0), analytics.map(|a| a.0)] }
+    // Every Tyk machine's configuration lists every node (and Sentinel) of each deployment it uses.
+    let listed = |x: Option<(u64, u64)>| x.map_or(0, both);
+    let pump_store = if analytics.is_some() { analytics } else { Some(main) };
+    let client_endpoints = [
+        g.saturating_mul(listed(Some(main)).saturating_add(listed(cache)).saturating_add(listed(analytics))),
+        d.saturating_mul(listed(Some(main))),
+        pu.saturating_mul(listed(pump_store)),
+    ]
+    .into_iter()
+    .fold(0u64, u64::saturating_add);
+    Size { machines, client_endpoints, redis: [Some(main.0), cache.map(|c| c.0), analytics.map(|a| a.0)] }
 }
 
 /// What [`size`] counts.
@@ -524,6 +539,8 @@ pub fn size(p: &Profile) -> Size {
 pub struct Size {
     /// Machines.
     pub machines: u64,
+    /// Redis endpoints listed by the Tyk machines' configuration, summed over the machines.
+    pub client_endpoints: u64,
     /// Server nodes of the main, cache and analytics Redis deployments.
     pub redis: [Option<u64>; 3],
 }

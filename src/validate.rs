@@ -271,6 +271,18 @@ impl Validator<'_> {
                     topology::MAX_MACHINES
                 ),
             );
+        } else if size.client_endpoints > topology::MAX_CLIENT_ENDPOINTS {
+            ok = false;
+            self.error(
+                biggest,
+                format!(
+                    "the Tyk machines' configuration would list {} Redis endpoints together (each lists every node of \
+                     the deployments it uses); tykgen renders at most {}",
+                    size.client_endpoints,
+                    topology::MAX_CLIENT_ENDPOINTS
+                ),
+            )
+            .help = Some("use fewer Gateways or fewer Redis Cluster nodes".into());
         }
         ok
     }
