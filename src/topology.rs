@@ -3,6 +3,21 @@
 //! Derived once from a valid profile and then the single source of truth for every target:
 //! configuration files name machines by their host names (or pinned addresses), and network rules
 //! (security groups, compose networks, host firewalls) come from `links` alone.
+//!
+//! **Links name server groups, so they grow linearly.** A [server group](Machine::server_group) is
+//! every machine of one role within one Redis deployment (`gateway`, `dashboard`, `redis`,
+//! `cache-sentinel`, `postgres`, ...): the machine names without `-<n>`, Terraform's tier (one
+//! security group each). Most rules of the stack hold between whole groups ("every Gateway may
+//! reach every main Redis node on 6379", "every Cluster node reaches every other on the bus"), so
+//! such a rule is one [`Link`] whose ends are [`Peer::Group`]s, not one link per machine pair
+//! (a 256 x 9 Cluster with 5,000 Gateways had 22 million of those). A group link admits every
+//! member of `from` to every member of `to` on `port`, a machine never to itself (its own
+//! connections stay on the loopback interface), so a group linked to itself is a mesh; it is only
+//! made when the pairs it stands for exist (a mesh needs two members). Per-machine links remain
+//! where the rule is about one machine: a PostgreSQL replica streams from the primary. Consumers
+//! that need machines expand a peer with [`Topology::members`]; [`Topology::links_to`] and
+//! [`Topology::links_from`] include the links of the machine's group. The link count is thus a
+//! constant plus the PostgreSQL replicas.
 
 use std::collections::BTreeMap;
 
@@ -159,7 +174,14 @@ impl Machine {
         self.address.as_deref().unwrap_or(&self.host)
     }
 
-    /// The Ansible/Terraform group of this machine.
+    /// The server group of this machine (`gateway`, `redis`, `cache-sentinel`, `postgres`):
+    /// its name without `-<n>`, the group [`Peer::Group`] names.
+    #[must_use]
+    pub fn server_group(&self) -> String {
+        server_group(self.role, self.store)
+    }
+
+    /// The Ansible inventory group of this machine.
     #[must_use]
     pub fn group(&self) -> String {
         let base = match (self.role, &self.replication) {
@@ -180,12 +202,21 @@ impl Machine {
     }
 }
 
+/// The server group of machines with `role` in the Redis deployment `store` (see
+/// [`Machine::server_group`]).
+#[must_use]
+pub fn server_group(role: Role, store: Option<Store>) -> String {
+    format!("{}{}", store.map_or("", Store::prefix), role.as_str())
+}
+
 /// One end of a link.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "name")]
 pub enum Peer {
     /// A machine of the topology, by name.
     Machine(String),
+    /// Every machine of a server group, by the group's name ([`Machine::server_group`]).
+    Group(String),
     /// The load balancer in front of the Gateways.
     LoadBalancer,
     /// API consumers (the internet or the user's network).
@@ -217,7 +248,8 @@ pub enum Service {
     Mongodb,
 }
 
-/// `from` opens connections to `to` on `port`.
+/// `from` opens connections to `to` on `port`. With a [`Peer::Group`] at an end: every member of
+/// it, except a machine towards itself.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Link {
     /// The client side.
@@ -328,12 +360,13 @@ pub struct Topology {
     index: Index,
 }
 
-/// Positions of machines and links by machine name.
+/// Positions of machines by name and group, and of links by their ends.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Index {
     machine: BTreeMap<String, usize>,
-    links_from: BTreeMap<String, Vec<usize>>,
-    links_to: BTreeMap<String, Vec<usize>>,
+    group: BTreeMap<String, Vec<usize>>,
+    links_from: BTreeMap<Peer, Vec<usize>>,
+    links_to: BTreeMap<Peer, Vec<usize>>,
 }
 
 impl Index {
@@ -341,14 +374,11 @@ impl Index {
         let mut index = Self::default();
         for (i, m) in t.machines.iter().enumerate() {
             index.machine.insert(m.name.clone(), i);
+            index.group.entry(m.server_group()).or_default().push(i);
         }
         for (i, l) in t.links.iter().enumerate() {
-            if let Peer::Machine(from) = &l.from {
-                index.links_from.entry(from.clone()).or_default().push(i);
-            }
-            if let Peer::Machine(to) = &l.to {
-                index.links_to.entry(to.clone()).or_default().push(i);
-            }
+            index.links_from.entry(l.from.clone()).or_default().push(i);
+            index.links_to.entry(l.to.clone()).or_default().push(i);
         }
         index
     }
@@ -408,35 +438,65 @@ impl Topology {
         format!("{GATEWAY_CONTROL_HOST}.{}", self.domain)
     }
 
-    /// The links whose server side is machine `name`.
+    /// The links whose server side is machine `name`: to it, or to its server group.
     pub fn links_to<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Link> + 'a {
-        self.index.links_to.get(name).into_iter().flatten().map(|&i| &self.links[i])
+        self.ends(&self.index.links_to, name)
     }
 
-    /// The links whose client side is machine `name`.
+    /// The links whose client side is machine `name`: from it, or from its server group.
     pub fn links_from<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Link> + 'a {
-        self.index.links_from.get(name).into_iter().flatten().map(|&i| &self.links[i])
+        self.ends(&self.index.links_from, name)
+    }
+
+    fn ends<'a>(&'a self, by: &'a BTreeMap<Peer, Vec<usize>>, name: &str) -> impl Iterator<Item = &'a Link> + 'a {
+        let group = self.machine(name).map(Machine::server_group);
+        let own = by.get(&Peer::Machine(name.to_owned()));
+        let of_group = group.and_then(|g| by.get(&Peer::Group(g)));
+        own.into_iter().chain(of_group).flatten().map(|&i| &self.links[i])
+    }
+
+    /// The machines a peer stands for: the machine, every member of the group, or none (the
+    /// load balancer, clients and admins are not machines of the topology).
+    #[must_use]
+    pub fn members(&self, peer: &Peer) -> Vec<&Machine> {
+        match peer {
+            Peer::Machine(name) => self.machine(name).into_iter().collect(),
+            Peer::Group(g) => self.index.group.get(g).into_iter().flatten().map(|&i| &self.machines[i]).collect(),
+            Peer::LoadBalancer | Peer::Clients | Peer::Admins => Vec::new(),
+        }
+    }
+
+    /// True when `peer` stands for machine `m` (is it, or its group).
+    #[must_use]
+    pub fn covers(peer: &Peer, m: &Machine) -> bool {
+        match peer {
+            Peer::Machine(name) => *name == m.name,
+            Peer::Group(g) => *g == m.server_group(),
+            Peer::LoadBalancer | Peer::Clients | Peer::Admins => false,
+        }
+    }
+
+    /// True when some link lets machine `from` open connections to machine `to`.
+    #[must_use]
+    pub fn reaches(&self, from: &Machine, to: &Machine) -> bool {
+        from.name != to.name && self.links_from(&from.name).any(|l| Self::covers(&l.to, to))
     }
 }
 
 /// Most machines one profile may describe. Past this a render no longer fits the memory and
 /// time budget tykgen promises (a 5,000-Gateway render stays under 1 GB).
 pub const MAX_MACHINES: u64 = 10_000;
-/// Most links one topology may have.
-///
-/// Links are per machine pair, and three kinds grow with the product of two tiers: every Tyk
-/// client links to every node of a Redis deployment it uses (with Sentinel or Cluster any node
-/// may become the one it must reach), every Redis node links to every other node of its
-/// deployment (replication and the Cluster bus), and every Dashboard/Gateway pair links both
-/// ways. The host firewalls (one source address per peer) need exactly these pairs, so this
-/// caps them instead of hiding them.
-pub const MAX_LINKS: u64 = 250_000;
+/// Most Redis endpoints all Tyk machines' configuration may list together (each Gateway's
+/// `tyk.conf` names every node of a Cluster, each compose service waits for them). Links are
+/// linear, but these files are not: 5,000 Gateways on a 900-node Cluster (4.5 million) rendered
+/// 821 MB of files in 2.8 GB of memory, past the 1 GB budget; 1 million stays well within it.
+pub const MAX_CLIENT_ENDPOINTS: u64 = 1_000_000;
 /// Most nodes of one Redis Cluster: Redis Cluster is specified to scale "up to 1000 nodes"
 /// (redis.io, Redis cluster specification, "Main properties and rationales of the design").
 pub const MAX_CLUSTER_NODES: u64 = 1_000;
 
-/// Machine and link counts of the topology `build` would make, in 64 bits (saturating), so a
-/// profile can be refused before anything is built.
+/// Machine counts of the topology `build` would make, in 64 bits (saturating), so a profile can
+/// be refused before anything is built. (Links need no cap: they are linear, see the module doc.)
 #[must_use]
 pub fn size(p: &Profile) -> Size {
     let g = u64::from(p.gateway.nodes);
@@ -461,32 +521,17 @@ pub fn size(p: &Profile) -> Size {
         .into_iter()
         .fold(0u64, u64::saturating_add);
 
-    let mul = u64::saturating_mul;
-    let mut links = mul(g, 1 + 2 * d.min(u64::MAX / 4)).saturating_add(d);
-    let reach = |x: Option<(u64, u64)>| x.map_or(0, both);
-    let clients_of_analytics = if analytics.is_some() { reach(analytics) } else { reach(Some(main)) };
-    links = links
-        .saturating_add(mul(g, reach(Some(main)).saturating_add(reach(cache)).saturating_add(reach(analytics))))
-        .saturating_add(mul(d, reach(Some(main))))
-        .saturating_add(mul(pu, clients_of_analytics));
-    for (r, (n, s)) in
-        [Some((&p.redis, main)), p.cache_redis.as_ref().zip(cache), p.analytics_redis.as_ref().zip(analytics)]
-            .into_iter()
-            .flatten()
-    {
-        let mesh = mul(n, n.saturating_sub(1));
-        let per_pair = match r.mode {
-            RedisMode::Standalone => 0,
-            RedisMode::Sentinel => 1,
-            RedisMode::Cluster => 2,
-        };
-        links = links
-            .saturating_add(mul(mesh, per_pair))
-            .saturating_add(mul(s, n))
-            .saturating_add(mul(s, s.saturating_sub(1)));
-    }
-    links = links.saturating_add(mul(d.saturating_add(pu), db)).saturating_add(mul(db, db.saturating_sub(1)));
-    Size { machines, links, redis: [Some(main.0), cache.map(|c| c.0), analytics.map(|a| a.0)] }
+    // Every Tyk machine's configuration lists every node (and Sentinel) of each deployment it uses.
+    let listed = |x: Option<(u64, u64)>| x.map_or(0, both);
+    let pump_store = if analytics.is_some() { analytics } else { Some(main) };
+    let client_endpoints = [
+        g.saturating_mul(listed(Some(main)).saturating_add(listed(cache)).saturating_add(listed(analytics))),
+        d.saturating_mul(listed(Some(main))),
+        pu.saturating_mul(listed(pump_store)),
+    ]
+    .into_iter()
+    .fold(0u64, u64::saturating_add);
+    Size { machines, client_endpoints, redis: [Some(main.0), cache.map(|c| c.0), analytics.map(|a| a.0)] }
 }
 
 /// What [`size`] counts.
@@ -494,8 +539,8 @@ pub fn size(p: &Profile) -> Size {
 pub struct Size {
     /// Machines.
     pub machines: u64,
-    /// Links (an upper bound: before duplicates are merged).
-    pub links: u64,
+    /// Redis endpoints listed by the Tyk machines' configuration, summed over the machines.
+    pub client_endpoints: u64,
     /// Server nodes of the main, cache and analytics Redis deployments.
     pub redis: [Option<u64>; 3],
 }
@@ -634,95 +679,95 @@ fn store_word(store: Store) -> &'static str {
     }
 }
 
-fn link(t: &mut Topology, from: Peer, to: &str, port: u16, service: Service) {
-    t.links.push(Link { from, to: Peer::Machine(to.to_owned()), port, service });
+fn link(t: &mut Topology, from: Peer, to: Peer, port: u16, service: Service) {
+    t.links.push(Link { from, to, port, service });
 }
 
-/// Every connection the stack opens.
+/// Every connection the stack opens, group to group where the rule is (module doc).
 fn links(t: &mut Topology, gateways: &[String], dashboards: &[String], pumps: &[String]) {
-    let m = |n: &String| Peer::Machine(n.clone());
-    for g in gateways {
+    let group = |role: Role, store: Option<Store>| Peer::Group(server_group(role, store));
+    let (gateway, dashboard, pump) =
+        (group(Role::Gateway, None), group(Role::Dashboard, None), group(Role::Pump, None));
+    if !gateways.is_empty() {
         if t.load_balancer {
-            link(t, Peer::LoadBalancer, g, GATEWAY_PORT, Service::Gateway);
+            link(t, Peer::LoadBalancer, gateway.clone(), GATEWAY_PORT, Service::Gateway);
             // Health checks only: no listener of the load balancer forwards to the control port.
-            link(t, Peer::LoadBalancer, g, GATEWAY_CONTROL_PORT, Service::GatewayControl);
+            link(t, Peer::LoadBalancer, gateway.clone(), GATEWAY_CONTROL_PORT, Service::GatewayControl);
         } else {
-            link(t, Peer::Clients, g, GATEWAY_PORT, Service::Gateway);
+            link(t, Peer::Clients, gateway.clone(), GATEWAY_PORT, Service::Gateway);
         }
-        for d in dashboards {
-            link(t, m(g), d, DASHBOARD_PORT, Service::Dashboard);
-            link(t, m(d), g, GATEWAY_CONTROL_PORT, Service::GatewayControl);
+        if !dashboards.is_empty() {
+            link(t, gateway.clone(), dashboard.clone(), DASHBOARD_PORT, Service::Dashboard);
+            // Through `gateway-control`, which resolves to every Gateway.
+            link(t, dashboard.clone(), gateway.clone(), GATEWAY_CONTROL_PORT, Service::GatewayControl);
         }
     }
-    for d in dashboards {
-        link(t, Peer::Admins, d, DASHBOARD_PORT, Service::Dashboard);
+    if !dashboards.is_empty() {
+        link(t, Peer::Admins, dashboard.clone(), DASHBOARD_PORT, Service::Dashboard);
     }
 
     // Who uses which Redis deployment.
     let analytics_store = if t.has_store(Store::Analytics) { Store::Analytics } else { Store::Main };
     let mut clients: Vec<(Peer, Store)> = Vec::new();
-    for g in gateways {
-        clients.push((m(g), Store::Main));
-        if t.has_store(Store::Cache) {
-            clients.push((m(g), Store::Cache));
-        }
-        if t.has_store(Store::Analytics) {
-            clients.push((m(g), Store::Analytics));
+    if !gateways.is_empty() {
+        clients.push((gateway.clone(), Store::Main));
+        for store in [Store::Cache, Store::Analytics].into_iter().filter(|s| t.has_store(*s)) {
+            clients.push((gateway.clone(), store));
         }
     }
-    for d in dashboards {
-        clients.push((m(d), Store::Main));
+    if !dashboards.is_empty() {
+        clients.push((dashboard.clone(), Store::Main));
     }
-    for p in pumps {
-        clients.push((m(p), analytics_store));
+    if !pumps.is_empty() {
+        clients.push((pump.clone(), analytics_store));
     }
     let deployments = t.redis.clone();
     for (peer, store) in clients {
         let dep = deployments.iter().find(|r| r.store == store).unwrap_or(&deployments[0]);
-        for s in &dep.sentinels {
-            link(t, peer.clone(), s, SENTINEL_PORT, Service::Sentinel);
+        if !dep.sentinels.is_empty() {
+            link(t, peer.clone(), group(Role::Sentinel, Some(dep.store)), SENTINEL_PORT, Service::Sentinel);
         }
         // With Sentinel or Cluster any Redis node may become the one a client must reach.
-        for n in &dep.nodes {
-            link(t, peer.clone(), n, REDIS_PORT, Service::Redis);
-        }
+        link(t, peer, group(Role::Redis, Some(dep.store)), REDIS_PORT, Service::Redis);
     }
     for dep in &deployments {
-        for a in &dep.nodes {
-            for b in dep.nodes.iter().filter(|b| *b != a) {
-                if dep.settings.mode != RedisMode::Standalone {
-                    link(t, m(a), b, REDIS_PORT, Service::Redis);
-                }
-                if dep.settings.mode == RedisMode::Cluster {
-                    link(t, m(a), b, REDIS_BUS_PORT, Service::RedisBus);
-                }
-            }
+        let nodes = group(Role::Redis, Some(dep.store));
+        let sentinels = group(Role::Sentinel, Some(dep.store));
+        // Replication (any node may be promoted) and the Cluster bus: every node to every other.
+        if dep.nodes.len() > 1 && dep.settings.mode != RedisMode::Standalone {
+            link(t, nodes.clone(), nodes.clone(), REDIS_PORT, Service::Redis);
         }
-        for s in &dep.sentinels {
-            for n in &dep.nodes {
-                link(t, m(s), n, REDIS_PORT, Service::Redis);
-            }
-            for other in dep.sentinels.iter().filter(|o| *o != s) {
-                link(t, m(s), other, SENTINEL_PORT, Service::Sentinel);
-            }
+        if dep.nodes.len() > 1 && dep.settings.mode == RedisMode::Cluster {
+            link(t, nodes.clone(), nodes.clone(), REDIS_BUS_PORT, Service::RedisBus);
+        }
+        if !dep.sentinels.is_empty() {
+            link(t, sentinels.clone(), nodes, REDIS_PORT, Service::Redis);
+        }
+        if dep.sentinels.len() > 1 {
+            link(t, sentinels.clone(), sentinels, SENTINEL_PORT, Service::Sentinel);
         }
     }
 
     if let Some(db) = t.database.clone() {
-        let (port, service) = match db.engine {
-            Engine::Postgres => (POSTGRES_PORT, Service::Postgres),
-            Engine::Mongodb => (MONGODB_PORT, Service::Mongodb),
+        let (role, port, service) = match db.engine {
+            Engine::Postgres => (Role::Postgres, POSTGRES_PORT, Service::Postgres),
+            Engine::Mongodb => (Role::Mongodb, MONGODB_PORT, Service::Mongodb),
         };
-        for client in dashboards.iter().chain(pumps) {
-            for member in &db.members {
-                link(t, m(client), member, port, service);
+        let members = group(role, None);
+        for (client, machines) in [(dashboard, dashboards), (pump, pumps)] {
+            if !machines.is_empty() {
+                link(t, client, members.clone(), port, service);
             }
         }
-        for a in &db.members {
-            for b in db.members.iter().filter(|b| *b != a) {
-                // PostgreSQL replicas stream from the primary; MongoDB members all talk to each other.
-                if db.engine == Engine::Mongodb || *b == db.members[0] {
-                    link(t, m(a), b, port, service);
+        match db.engine {
+            // MongoDB members all talk to each other.
+            Engine::Mongodb if db.members.len() > 1 => link(t, members.clone(), members, port, service),
+            Engine::Mongodb => {}
+            // PostgreSQL replicas stream from the primary.
+            Engine::Postgres => {
+                for replica in &db.members[1..] {
+                    let (from, to) = (Peer::Machine(replica.clone()), Peer::Machine(db.members[0].clone()));
+                    link(t, from, to, port, service);
                 }
             }
         }
@@ -787,9 +832,70 @@ pub(crate) mod tests {
     #[test]
     fn gateways_never_reach_the_database() {
         let t = topo("production");
-        assert!(!t.links.iter().any(|l| {
-            matches!(&l.from, Peer::Machine(m) if m.starts_with("gateway-")) && l.service == Service::Postgres
-        }));
-        assert!(t.links.iter().any(|l| l.from == Peer::Machine("pump-1".into()) && l.service == Service::Postgres));
+        let (gateway, pump, postgres) =
+            (t.machine("gateway-1").unwrap(), t.machine("pump-1").unwrap(), t.machine("postgres-1").unwrap());
+        assert!(!t.reaches(gateway, postgres));
+        assert!(t.links_from("gateway-1").all(|l| l.service != Service::Postgres));
+        assert!(t.reaches(pump, postgres));
+    }
+
+    /// A topology of `sets` applied to production.
+    fn topo_with(sets: &[String]) -> Topology {
+        let input = Input { profile: Some("production".into()), sets: sets.to_vec(), ..Input::default() };
+        build(&load(&input).unwrap().profile)
+    }
+
+    #[test]
+    fn links_grow_linearly_with_machines() {
+        // Doubling every tier (and a Redis Cluster's shards) at most doubles the links, plus a
+        // constant: no link kind grows with the product of two tiers.
+        let sized = |n: u32| {
+            let sets = [
+                format!("gateway.nodes={n}"),
+                format!("dashboard.nodes={}", n.div_ceil(64)),
+                format!("pump.nodes={}", n.div_ceil(32)),
+                format!("database.replicas={}", n.div_ceil(128)),
+                "redis.mode=cluster".to_owned(),
+                "redis.replicas=null".to_owned(),
+                "redis.sentinels=null".to_owned(),
+                "redis.master_name=null".to_owned(),
+                format!("redis.shards={n}"),
+                "redis.replicas_per_shard=2".to_owned(),
+                "cache_redis={mode: sentinel, replicas: 2, sentinels: 3}".to_owned(),
+            ];
+            topo_with(&sets)
+        };
+        for n in [4, 16, 64, 128] {
+            let (small, big) = (sized(n), sized(2 * n));
+            assert!(big.machines.len() > small.machines.len() + n as usize, "{n}: machines did not grow");
+            assert!(
+                big.links.len() <= 2 * small.links.len() + 8,
+                "{n}: {} -> {} links",
+                small.links.len(),
+                big.links.len()
+            );
+        }
+        // And in absolute terms, the largest Redis Cluster with 5,000 Gateways is a few dozen links.
+        let t = topo_with(&[
+            "gateway.nodes=5000".into(),
+            "redis.mode=cluster".into(),
+            "redis.replicas=null".into(),
+            "redis.sentinels=null".into(),
+            "redis.master_name=null".into(),
+            "redis.shards=100".into(),
+            "redis.replicas_per_shard=8".into(),
+        ]);
+        assert!(t.links.len() < 50, "{} links", t.links.len());
+    }
+
+    #[test]
+    fn a_group_link_stands_for_every_pair_but_a_machine_to_itself() {
+        let t = topo("production");
+        let (r1, r2) = (t.machine("redis-1").unwrap(), t.machine("redis-2").unwrap());
+        assert!(t.reaches(r1, r2) && t.reaches(r2, r1));
+        assert!(!t.reaches(r1, r1));
+        let g = Peer::Group("gateway".into());
+        assert_eq!(t.members(&g).iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["gateway-1", "gateway-2"]);
+        assert!(t.links_to("redis-2").any(|l| l.from == g && l.port == REDIS_PORT));
     }
 }

@@ -239,7 +239,7 @@ impl Validator<'_> {
 }
 
 impl Validator<'_> {
-    /// Caps on machines, links and Redis Cluster size; false (with errors) when one is passed.
+    /// Caps on machines and Redis Cluster size (links are linear in machines: no cap of their own); false (with errors) when one is passed.
     fn limits(&mut self) -> bool {
         let p = &self.loaded.profile;
         let size = topology::size(p);
@@ -284,19 +284,18 @@ impl Validator<'_> {
                     topology::MAX_MACHINES
                 ),
             );
-        } else if size.links > topology::MAX_LINKS {
+        } else if size.client_endpoints > topology::MAX_CLIENT_ENDPOINTS {
             ok = false;
             self.error(
                 biggest,
                 format!(
-                    "this topology needs {} links between machines (each a firewall rule); tykgen renders at most {}",
-                    size.links,
-                    topology::MAX_LINKS
+                    "the Tyk machines' configuration would list {} Redis endpoints together (each lists every node of \
+                     the deployments it uses); tykgen renders at most {}",
+                    size.client_endpoints,
+                    topology::MAX_CLIENT_ENDPOINTS
                 ),
             )
-            .help = Some(
-                "links grow with Tyk machines x Redis nodes and with Redis nodes squared: use fewer Redis nodes".into(),
-            );
+            .help = Some("use fewer Gateways or fewer Redis Cluster nodes".into());
         }
         ok
     }

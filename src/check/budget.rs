@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::topology::{Peer, Role, Service, Store, Topology};
+use crate::topology::{Role, Service, Store, Topology};
 
 /// The pools of one kind of Tyk machine towards one Redis deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -54,12 +54,13 @@ pub fn clients(t: &Topology, store: Store) -> BTreeMap<Role, u32> {
     let mut clients: BTreeMap<Role, u32> = BTreeMap::new();
     let Some(dep) = t.redis.iter().find(|r| r.store == store) else { return clients };
     let Some(first) = dep.nodes.first() else { return clients };
+    // Every machine once, whether a link names it or its group.
+    let mut seen = std::collections::BTreeSet::new();
     for link in t.links_to(first).filter(|l| l.service == Service::Redis) {
-        if let Peer::Machine(name) = &link.from
-            && let Some(m) = t.machine(name)
-            && matches!(m.role, Role::Gateway | Role::Dashboard | Role::Pump)
-        {
-            *clients.entry(m.role).or_default() += 1;
+        for m in t.members(&link.from) {
+            if matches!(m.role, Role::Gateway | Role::Dashboard | Role::Pump) && seen.insert(&m.name) {
+                *clients.entry(m.role).or_default() += 1;
+            }
         }
     }
     clients

@@ -35,7 +35,7 @@ use super::{ConfigFile, tls_paths};
 use crate::output::FileMode;
 use crate::profile::{Database, Engine, Profile};
 use crate::render::Renderer;
-use crate::topology::{MONGODB_PORT, Machine, POSTGRES_PORT, Peer, Replication, Role, SecretUse, Service, Topology};
+use crate::topology::{MONGODB_PORT, Machine, POSTGRES_PORT, Replication, Role, SecretUse, Service, Topology};
 
 /// `shared_buffers` of every PostgreSQL server, sized for a machine with about 4 GB of RAM. The
 /// compose lab gives each PostgreSQL container a `/dev/shm` of this size (`shm_size`): Docker's
@@ -231,10 +231,7 @@ fn postgres(
     let mut clients: Vec<&Machine> = t
         .links_to(&m.name)
         .filter(|l| l.service == Service::Postgres)
-        .filter_map(|l| match &l.from {
-            Peer::Machine(n) => t.machine(n),
-            _ => None,
-        })
+        .flat_map(|l| t.members(&l.from))
         .filter(|c| matches!(c.role, Role::Dashboard | Role::Pump))
         .collect();
     clients.sort_by(|a, b| a.name.cmp(&b.name));

@@ -1,6 +1,9 @@
 //! `explain --format mermaid|dot`: the topology as a flowchart, one node per machine grouped by
-//! tier, one edge per link labelled with its port, protocol and TLS. Primaries, replicas and
-//! Sentinels look different; with `--against`, added parts are green and removed parts red.
+//! tier and, within it, by server group, one edge per link labelled with its port, protocol and
+//! TLS. A link of a whole server group (`redis-*`) is drawn to or from the group's box: a Mermaid
+//! subgraph, a Graphviz cluster (`lhead`/`ltail` on an edge between its first members). Primaries,
+//! replicas and Sentinels look different; with `--against`, added parts are green and removed
+//! parts red.
 //!
 //! Every identifier and label comes from machine names (`[a-z0-9-]`, from the topology) and fixed
 //! words, never from free profile text, so neither format needs more escaping than quoting.
@@ -8,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{Explanation, LinkView, MachineView};
+use super::{Explanation, GROUP_SUFFIX, LinkView, MachineView};
 
 /// What a node is, for its shape and style.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -142,9 +145,31 @@ impl Graph {
     }
 }
 
-/// A Mermaid node id: machine names with `_` for `-` (Mermaid reads `-` as part of an arrow).
+/// A Mermaid node id: machine names with `_` for `-` (Mermaid reads `-` as part of an arrow); a
+/// server group `<group>-*` is its subgraph, `g_<group>`.
 fn mermaid_id(name: &str) -> String {
-    format!("n_{}", name.replace('-', "_"))
+    match name.strip_suffix(GROUP_SUFFIX) {
+        Some(group) => format!("g_{}", group.replace('-', "_")),
+        None => format!("n_{}", name.replace('-', "_")),
+    }
+}
+
+/// The server group of a machine: its name without `-<n>` (outside peers are their own).
+fn group_of(name: &str) -> &str {
+    name.rsplit_once('-').filter(|(_, n)| n.bytes().all(|b| b.is_ascii_digit())).map_or(name, |(g, _)| g)
+}
+
+/// The nodes of a tier by server group, groups in the order their first node appears.
+fn by_group(nodes: &[Node]) -> Vec<(&str, Vec<&Node>)> {
+    let mut groups: Vec<(&str, Vec<&Node>)> = Vec::new();
+    for n in nodes {
+        let g = group_of(&n.name);
+        match groups.iter_mut().find(|(x, _)| *x == g) {
+            Some((_, list)) => list.push(n),
+            None => groups.push((g, vec![n])),
+        }
+    }
+    groups
 }
 
 /// The explanation as a Mermaid flowchart.
@@ -155,28 +180,42 @@ pub fn mermaid(e: &Explanation) -> String {
     let mut classes: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (i, (tier, nodes)) in g.tiers.iter().enumerate() {
         let _ = writeln!(out, "  subgraph tier_{i}[\"{}\"]", tier_title(tier));
-        for n in nodes {
-            let id = mermaid_id(&n.name);
-            let label = n.label.replace('\n', "<br>");
-            let shape = match n.kind {
-                Kind::External => format!("{id}((\"{label}\"))"),
-                Kind::Plain => format!("{id}[\"{label}\"]"),
-                Kind::Primary => format!("{id}[[\"{label}\"]]"),
-                Kind::Replica => format!("{id}([\"{label}\"])"),
-                Kind::Sentinel => format!("{id}{{{{\"{label}\"}}}}"),
-            };
-            let _ = writeln!(out, "    {shape}");
-            let class = match n.mark {
-                Mark::Added => "added",
-                Mark::Removed => "removed",
-                Mark::Same => match n.kind {
-                    Kind::Primary => "primary",
-                    Kind::Replica => "replica",
-                    Kind::Sentinel => "sentinel",
-                    Kind::External | Kind::Plain => continue,
-                },
-            };
-            classes.entry(class).or_default().push(id);
+        for (group, members) in by_group(nodes) {
+            let grouped = tier != EXTERNAL_TIER;
+            let indent = if grouped { "      " } else { "    " };
+            if grouped {
+                let _ = writeln!(
+                    out,
+                    "    subgraph {}[\"{group}{GROUP_SUFFIX}\"]",
+                    mermaid_id(&format!("{group}{GROUP_SUFFIX}"))
+                );
+            }
+            for n in members {
+                let id = mermaid_id(&n.name);
+                let label = n.label.replace('\n', "<br>");
+                let shape = match n.kind {
+                    Kind::External => format!("{id}((\"{label}\"))"),
+                    Kind::Plain => format!("{id}[\"{label}\"]"),
+                    Kind::Primary => format!("{id}[[\"{label}\"]]"),
+                    Kind::Replica => format!("{id}([\"{label}\"])"),
+                    Kind::Sentinel => format!("{id}{{{{\"{label}\"}}}}"),
+                };
+                let _ = writeln!(out, "{indent}{shape}");
+                let class = match n.mark {
+                    Mark::Added => "added",
+                    Mark::Removed => "removed",
+                    Mark::Same => match n.kind {
+                        Kind::Primary => "primary",
+                        Kind::Replica => "replica",
+                        Kind::Sentinel => "sentinel",
+                        Kind::External | Kind::Plain => continue,
+                    },
+                };
+                classes.entry(class).or_default().push(id);
+            }
+            if grouped {
+                out.push_str("    end\n");
+            }
         }
         out.push_str("  end\n");
     }
@@ -213,38 +252,70 @@ fn dot_str(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"))
 }
 
+/// The Graphviz cluster of a server group.
+fn dot_cluster(group: &str) -> String {
+    format!("cluster_g_{}", group.replace('-', "_"))
+}
+
 /// The explanation as a Graphviz digraph.
 #[must_use]
 pub fn dot(e: &Explanation) -> String {
     let g = Graph::of(e);
+    let mut anchors: BTreeMap<String, String> = BTreeMap::new();
     let mut out = format!(
-        "digraph {} {{\n  rankdir=LR;\n  label={};\n  labelloc=t;\n  fontname=\"Helvetica\";\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8];\n",
+        "digraph {} {{\n  rankdir=LR;\n  compound=true;\n  label={};\n  labelloc=t;\n  fontname=\"Helvetica\";\n  node [shape=box, fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=8];\n",
         dot_str("tykgen"),
         dot_str(&format!("tykgen explain {}", g.title))
     );
     for (i, (tier, nodes)) in g.tiers.iter().enumerate() {
         let _ =
             writeln!(out, "  subgraph cluster_{i} {{\n    label={};\n    style=rounded;", dot_str(&tier_title(tier)));
-        for n in nodes {
-            let mut attrs = vec![format!("label={}", dot_str(&n.label))];
-            match n.kind {
-                Kind::External => attrs.push("shape=ellipse".to_owned()),
-                Kind::Plain => {}
-                Kind::Primary => attrs.push("peripheries=2".to_owned()),
-                Kind::Replica => attrs.push("style=dashed".to_owned()),
-                Kind::Sentinel => attrs.push("shape=hexagon".to_owned()),
+        for (group, members) in by_group(nodes) {
+            let grouped = tier != EXTERNAL_TIER;
+            if grouped {
+                let _ = writeln!(
+                    out,
+                    "    subgraph {} {{\n      label={};",
+                    dot_cluster(group),
+                    dot_str(&format!("{group}{GROUP_SUFFIX}"))
+                );
+                anchors.entry(group.to_owned()).or_insert_with(|| members[0].name.clone());
             }
-            match n.mark {
-                Mark::Added => attrs.push("color=\"#1a7f37\", fontcolor=\"#1a7f37\", penwidth=2".to_owned()),
-                Mark::Removed => attrs.push("color=\"#cf222e\", fontcolor=\"#cf222e\", style=dotted".to_owned()),
-                Mark::Same => {}
+            for n in members {
+                let mut attrs = vec![format!("label={}", dot_str(&n.label))];
+                match n.kind {
+                    Kind::External => attrs.push("shape=ellipse".to_owned()),
+                    Kind::Plain => {}
+                    Kind::Primary => attrs.push("peripheries=2".to_owned()),
+                    Kind::Replica => attrs.push("style=dashed".to_owned()),
+                    Kind::Sentinel => attrs.push("shape=hexagon".to_owned()),
+                }
+                match n.mark {
+                    Mark::Added => attrs.push("color=\"#1a7f37\", fontcolor=\"#1a7f37\", penwidth=2".to_owned()),
+                    Mark::Removed => attrs.push("color=\"#cf222e\", fontcolor=\"#cf222e\", style=dotted".to_owned()),
+                    Mark::Same => {}
+                }
+                let _ = writeln!(out, "    {} [{}];", dot_str(&n.name), attrs.join(", "));
             }
-            let _ = writeln!(out, "    {} [{}];", dot_str(&n.name), attrs.join(", "));
+            if grouped {
+                out.push_str("    }\n");
+            }
         }
         out.push_str("  }\n");
     }
     for edge in &g.edges {
         let mut attrs = vec![format!("label={}", dot_str(&edge.label))];
+        // A group's edge runs between first members, clipped at the group's box; a group's edge
+        // to itself is a loop on its first member (Graphviz cannot clip both ends at one box).
+        let end = |name: &str| match name.strip_suffix(GROUP_SUFFIX) {
+            Some(group) => (anchors.get(group).cloned().unwrap_or_else(|| name.to_owned()), Some(dot_cluster(group))),
+            None => (name.to_owned(), None),
+        };
+        let ((from, tail), (to, head)) = (end(&edge.from), end(&edge.to));
+        if tail != head {
+            attrs.extend(tail.map(|c| format!("ltail={c}")));
+            attrs.extend(head.map(|c| format!("lhead={c}")));
+        }
         if edge.tls {
             attrs.push("penwidth=2".to_owned());
         }
@@ -253,7 +324,7 @@ pub fn dot(e: &Explanation) -> String {
             Mark::Removed => attrs.push("color=\"#cf222e\", fontcolor=\"#cf222e\", style=dotted".to_owned()),
             Mark::Same => {}
         }
-        let _ = writeln!(out, "  {} -> {} [{}];", dot_str(&edge.from), dot_str(&edge.to), attrs.join(", "));
+        let _ = writeln!(out, "  {} -> {} [{}];", dot_str(&from), dot_str(&to), attrs.join(", "));
     }
     out.push_str("}\n");
     out

@@ -71,9 +71,9 @@ pub struct MachineView {
     pub zone_slot: u32,
     /// The ports it listens on, with the service.
     pub listens: Vec<PortView>,
-    /// Who connects to it (`<peer>:<port>`).
+    /// Who connects to it (`<peer>:<port>`; a peer `<group>-*` is every machine of a server group).
     pub links_in: Vec<String>,
-    /// Whom it connects to (`<peer>:<port>`).
+    /// Whom it connects to (`<peer>:<port>`, as in `links_in`).
     pub links_out: Vec<String>,
     /// The secrets it needs, by name (values come from `.env`, the vault, or your secret store).
     pub secrets: Vec<String>,
@@ -90,12 +90,14 @@ pub struct PortView {
     pub tls: bool,
 }
 
-/// One connection.
+/// One connection. A peer `<group>-*` is every machine of a server group (`gateway-*`,
+/// `cache-redis-*`): every member of `from` connects to every member of `to`, a machine never to
+/// itself.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 pub struct LinkView {
-    /// The client: a machine, or `load-balancer`, `clients`, `admins`.
+    /// The client: a machine, a server group `<group>-*`, or `load-balancer`, `clients`, `admins`.
     pub from: String,
-    /// The server: a machine.
+    /// The server: a machine or a server group `<group>-*`.
     pub to: String,
     /// TCP port on `to`.
     pub port: u16,
@@ -232,9 +234,13 @@ fn word<T: Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
+/// What a server group's name ends with in a view (`redis-*`: every `redis-<n>`).
+pub const GROUP_SUFFIX: &str = "-*";
+
 fn peer_name(p: &Peer) -> String {
     match p {
         Peer::Machine(name) => name.clone(),
+        Peer::Group(g) => format!("{g}{GROUP_SUFFIX}"),
         Peer::LoadBalancer => "load-balancer".to_owned(),
         Peer::Clients => "clients".to_owned(),
         Peer::Admins => "admins".to_owned(),
@@ -275,8 +281,8 @@ fn tier(m: &Machine) -> String {
 /// (`redis.conf` has `tls-replication`/`tls-cluster`, `sentinel.conf` `tls-port`), the database
 /// its own, the Gateways and the Dashboard `tyk.tls`.
 fn link_tls(p: &Profile, t: &Topology, link: &Link) -> bool {
-    let Peer::Machine(to) = &link.to else { return false };
-    let Some(m) = t.machine(to) else { return false };
+    // A group's members share their deployment's settings: the first one stands for all.
+    let Some(m) = t.members(&link.to).into_iter().next() else { return false };
     match link.service {
         Service::Redis | Service::RedisBus | Service::Sentinel => {
             m.store.is_some_and(|s| t.redis_for(s).settings.tls.enabled)

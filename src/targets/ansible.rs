@@ -128,6 +128,8 @@ struct ProjectCtx<'a> {
     /// `targets.ansible.packages`: where Redis and the database come from.
     packages: &'static str,
     groups: Vec<Group>,
+    /// Every server group of the topology (`tykgen_server_groups`).
+    server_groups: Vec<ServerGroup>,
     secrets: Vec<SecretEntry>,
     redis: Vec<RedisDep>,
     database: Option<DbCtx>,
@@ -221,8 +223,17 @@ struct FirewallRule {
     service: &'static str,
     /// Machine names.
     machines: Vec<String>,
+    /// Server groups (`tykgen_server_groups`): every member but this host.
+    groups: Vec<String>,
     /// `load_balancer`, `clients`, `admins`: sources from group_vars.
     external: Vec<&'static str>,
+}
+
+/// A server group of the topology and its machines, for the firewall's sets.
+#[derive(Serialize)]
+struct ServerGroup {
+    name: String,
+    members: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -407,6 +418,7 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
                     port: l.port,
                     service: service_word(l.service),
                     machines: Vec::new(),
+                    groups: Vec::new(),
                     external: Vec::new(),
                 });
                 firewall.last_mut().expect("just pushed") // INVARIANT: pushed above.
@@ -414,6 +426,7 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
         };
         match &l.from {
             Peer::Machine(n) => rule.machines.push(n.clone()),
+            Peer::Group(g) => rule.groups.push(g.clone()),
             Peer::LoadBalancer => rule.external.push("load_balancer"),
             Peer::Clients => rule.external.push("clients"),
             Peer::Admins => rule.external.push("admins"),
@@ -421,21 +434,23 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
     }
     // Every database member admits the others on its port: after a promotion, the old primary
     // re-attaches to the new one (the topology's links only run replica -> first primary).
-    if m.role == Role::Postgres
-        && let Some(db) = &t.database
-    {
-        let others = db.members.iter().filter(|n| **n != m.name).cloned();
+    if m.role == Role::Postgres && t.database.as_ref().is_some_and(|db| db.members.len() > 1) {
         match firewall.iter_mut().find(|r| r.port == POSTGRES_PORT) {
-            Some(r) => r.machines.extend(others),
+            Some(r) => r.groups.push(m.server_group()),
             None => firewall.push(FirewallRule {
                 port: POSTGRES_PORT,
                 service: service_word(Service::Postgres),
-                machines: others.collect(),
+                machines: Vec::new(),
+                groups: vec![m.server_group()],
                 external: Vec::new(),
             }),
         }
     }
     for r in &mut firewall {
+        r.groups.sort();
+        r.groups.dedup();
+        // A machine its group already admits needs no rule of its own.
+        r.machines.retain(|n| t.machine(n).is_none_or(|x| !r.groups.contains(&x.server_group())));
         r.machines.sort();
         r.machines.dedup();
         r.external.sort_unstable();
@@ -488,6 +503,14 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         match groups.iter_mut().find(|x| x.name == g) {
             Some(x) => x.hosts.push(entry),
             None => groups.push(Group { name: g, hosts: vec![entry] }),
+        }
+    }
+    let mut server_groups: Vec<ServerGroup> = Vec::new();
+    for m in &t.machines {
+        let g = m.server_group();
+        match server_groups.iter_mut().find(|x| x.name == g) {
+            Some(x) => x.members.push(m.name.clone()),
+            None => server_groups.push(ServerGroup { name: g, members: vec![m.name.clone()] }),
         }
     }
     let secrets = t
@@ -582,6 +605,7 @@ fn project_ctx<'a>(ctx: &'a Context<'_>) -> ProjectCtx<'a> {
         gateway_serial: p.targets.ansible.gateway_serial,
         packages: p.targets.ansible.packages.as_str(),
         groups,
+        server_groups,
         secrets,
         has_tls: p.tyk.tls.enabled || redis.iter().any(|r| r.tls) || database.as_ref().is_some_and(|d| d.tls),
         redis,

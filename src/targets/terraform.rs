@@ -177,7 +177,7 @@ struct TfContext<'a> {
 /// The security-group tier of a machine: its name without the trailing `-<index>`.
 #[must_use]
 pub fn tier_of(machine: &Machine) -> String {
-    machine.name.rsplit_once('-').map_or_else(|| machine.name.clone(), |(tier, _)| tier.to_owned())
+    machine.server_group()
 }
 
 /// True for machines that get a separate data volume (Redis servers and databases).
@@ -200,23 +200,23 @@ fn role_defaults(role: Role) -> (&'static str, &'static str, Option<u32>) {
 }
 
 /// The (from tier, to tier, port) rules the topology's links need, keyed `<from>-to-<to>-<port>`.
-/// The load balancer is the tier [`LB_TIER`]; links from clients or admins are CIDR rules, not
-/// listed here.
+/// A tier is a server group, so a group link is one rule that references the other tier's
+/// security group. The load balancer is the tier [`LB_TIER`]; links from clients or admins are
+/// CIDR rules, not listed here.
 #[must_use]
 pub fn sg_rules(topology: &Topology) -> BTreeMap<String, (String, String, u16, Service)> {
-    let tier = |name: &str| topology.machine(name).map(tier_of);
+    let tier = |peer: &Peer| match peer {
+        Peer::Machine(name) => topology.machine(name).map(tier_of),
+        Peer::Group(g) => Some(g.clone()),
+        Peer::LoadBalancer => Some(LB_TIER.to_owned()),
+        Peer::Clients | Peer::Admins => None,
+    };
     let mut out = BTreeMap::new();
     for Link { from, to, port, service } in &topology.links {
-        let Peer::Machine(to) = to else { continue };
-        let Some(to) = tier(to) else { continue };
-        let from = match from {
-            Peer::Machine(m) => match tier(m) {
-                Some(t) => t,
-                None => continue,
-            },
-            Peer::LoadBalancer => LB_TIER.to_owned(),
-            Peer::Clients | Peer::Admins => continue,
-        };
+        if matches!(to, Peer::LoadBalancer) {
+            continue;
+        }
+        let (Some(from), Some(to)) = (tier(from), tier(to)) else { continue };
         out.entry(format!("{from}-to-{to}-{port}")).or_insert((from, to, *port, *service));
     }
     out

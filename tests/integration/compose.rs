@@ -118,8 +118,8 @@ fn compose_lab_of_every_builtin_profile() {
                         a.insert(compose::group_network(m));
                     }
                     for l in t.links_from(name) {
-                        if let Peer::Machine(to) = &l.to {
-                            a.insert(compose::group_network(t.machine(to).unwrap()));
+                        for to in t.members(&l.to) {
+                            a.insert(compose::group_network(to));
                         }
                     }
                     a
@@ -128,10 +128,7 @@ fn compose_lab_of_every_builtin_profile() {
                     .links
                     .iter()
                     .filter(|l| l.from == Peer::LoadBalancer)
-                    .filter_map(|l| match &l.to {
-                        Peer::Machine(n) => Some(compose::group_network(t.machine(n).unwrap())),
-                        _ => None,
-                    })
+                    .flat_map(|l| t.members(&l.to).into_iter().map(compose::group_network))
                     .collect(),
                 None => BTreeSet::new(), // one-shots: no network, or another service's namespace
             };

@@ -20,6 +20,7 @@ mod key_tables;
 mod newcomer;
 mod patch;
 mod random_profiles;
+mod reach;
 mod readme_commands;
 mod real_hosts;
 mod safety;

@@ -379,7 +379,8 @@ fn a_256_by_8_cluster_is_refused_by_its_size() {
         check(&["redis.mode=cluster", "redis.shards=256", "redis.replicas_per_shard=8", "gateway.nodes=5000"]);
     assert!(!ok);
     assert!(out.contains("Redis Cluster of 2304 nodes"), "{out}");
-    assert!(out.contains("tykgen renders at most 250000"), "{out}");
+    // Links are linear in machines: no link cap, and this one error is the whole report.
+    assert!(!out.contains("links"), "{out}");
     assert!(out.contains("--> --set:"), "located: {out}");
 }
 

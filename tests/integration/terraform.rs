@@ -414,16 +414,22 @@ fn instances_and_security_group_rules_match_the_topology() {
         let mut want = BTreeSet::new();
         let mut cidr_links = BTreeSet::new();
         for link in &topo.links {
-            let Peer::Machine(to) = &link.to else { panic!("{profile}: a link to a non-machine: {link:?}") };
+            // A server group is a tier; a machine's tier is its name without `-<n>`.
+            let to = match &link.to {
+                Peer::Machine(m) => tier(m),
+                Peer::Group(g) => g.clone(),
+                other => panic!("{profile}: a link to a non-machine: {other:?}"),
+            };
             let from = match &link.from {
                 Peer::Machine(m) => tier(m),
+                Peer::Group(g) => g.clone(),
                 Peer::LoadBalancer => "lb".to_owned(),
                 Peer::Clients | Peer::Admins => {
-                    cidr_links.insert((format!("{:?}", link.from), tier(to), u64::from(link.port)));
+                    cidr_links.insert((format!("{:?}", link.from), to, u64::from(link.port)));
                     continue;
                 }
             };
-            want.insert((from, tier(to), u64::from(link.port)));
+            want.insert((from, to, u64::from(link.port)));
         }
         assert_eq!(got, want, "{profile}: security-group rules differ from the topology's links");
 

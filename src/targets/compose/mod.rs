@@ -98,9 +98,8 @@ pub fn service_networks(t: &Topology, m: &Machine) -> BTreeSet<String> {
         out.insert(group_network(m));
     }
     for l in t.links_from(&m.name) {
-        if let Peer::Machine(to) = &l.to
-            && let Some(target) = t.machine(to)
-        {
+        // A group's members share one network: the first one's is every member's.
+        if let Some(target) = t.members(&l.to).into_iter().find(|target| target.name != m.name) {
             out.insert(group_network(target));
         }
     }
@@ -113,10 +112,7 @@ pub fn lb_networks(t: &Topology) -> BTreeSet<String> {
     t.links
         .iter()
         .filter(|l| l.from == Peer::LoadBalancer)
-        .filter_map(|l| match &l.to {
-            Peer::Machine(n) => t.machine(n).map(group_network),
-            _ => None,
-        })
+        .flat_map(|l| t.members(&l.to).into_iter().map(group_network))
         .collect()
 }
 
@@ -1025,15 +1021,20 @@ fn mongo_tls(p: &crate::profile::Profile) -> String {
 /// for the one-shot that forms the cluster or replica set.
 fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
+    let mut seen = BTreeSet::new();
     let mut push = |s: String, c: &'static str| {
-        if !out.iter().any(|(x, _)| *x == s) {
+        if seen.insert(s.clone()) {
             out.push((s, c));
         }
     };
-    for l in t.links_from(&m.name) {
-        let Peer::Machine(to) = &l.to else { continue };
-        let Some(target) = t.machine(to) else { continue };
-        let back = t.links_from(to).any(|b| b.to == Peer::Machine(m.name.clone()));
+    // By name, as the per-pair links were sorted.
+    let mut targets: Vec<&Machine> =
+        t.links_from(&m.name).flat_map(|l| t.members(&l.to)).filter(|target| target.name != m.name).collect();
+    targets.sort_by(|a, b| a.name.cmp(&b.name));
+    targets.dedup_by(|a, b| a.name == b.name);
+    for target in targets {
+        let to = &target.name;
+        let back = t.reaches(target, m);
         let replica_of = m.replication == Replication::ReplicaOf(to.clone());
         let gw_to_dash = m.role == Role::Gateway && target.role == Role::Dashboard;
         if back && !replica_of && !gw_to_dash {

@@ -16,9 +16,15 @@ try {
   const diagram = await mermaid.mermaidAPI.getDiagramFromText(text);
   const vertices = diagram.db.getVertices();
   const edges = diagram.db.getEdges();
+  // An edge to a subgraph (a server group) registers the subgraph's id as a vertex too: report
+  // the ids, so a caller can tell machines from groups.
+  const vertexIds = vertices instanceof Map ? [...vertices.keys()] : Object.keys(vertices);
+  const subgraphIds = (diagram.db.getSubGraphs?.() ?? []).map((g) => g.id);
   console.log(JSON.stringify({
     type: parsed.diagramType,
-    vertices: vertices instanceof Map ? vertices.size : Object.keys(vertices).length,
+    vertices: vertexIds.length,
+    vertexIds,
+    subgraphIds,
     edges: edges.length,
   }));
 } catch (err) {
