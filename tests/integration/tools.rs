@@ -227,6 +227,7 @@ const VALIDATORS: &[(&str, &[&str], &str)] = &[
     ("pg_basebackup", &["--version"], "apt-get install postgresql (.ci/run)"),
     ("openssl", &["version"], "apt-get install openssl (.ci/run)"),
     ("patch", &["--version"], "apt-get install patch (.ci/run)"),
+    ("nft", &["--version"], "apt-get install nftables (.ci/run)"),
 ];
 
 #[test]
