@@ -36,5 +36,10 @@ rc=$?
 set -e
 grep -E '^(#[0-9]+ +(DONE|INITED)|stat::|Slowest|==[0-9]+==|SUMMARY|Done)' fuzz.log || true
 echo "elapsed: $(($(date +%s) - START)) s, exit $rc"
-ls artifacts/slow-unit-* 2>/dev/null | head -1 | xargs -r sh -c 'echo "slowest input: $0 ($(wc -c <"$0") bytes)"'
+# libFuzzer writes a slow-unit-* file each time it finds a new slowest input: the newest is the
+# slowest. There may be none (a short run where nothing is slow), which is not a failure.
+slowest=$(find artifacts -maxdepth 1 -name 'slow-unit-*' -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
+if [ -n "$slowest" ]; then
+    echo "slowest input: $slowest ($(wc -c <"$slowest") bytes)"
+fi
 exit "$rc"
