@@ -15,7 +15,7 @@ pub fn human(report: &Report, color: bool) -> String {
     let mut out: String = open.iter().map(|f| f.diagnostic().render(color) + "\n").collect();
     // Accepted findings get one line each: the profile already says why it lives with them.
     for f in &accepted {
-        let at = f.loc.as_ref().map(|l| format!(" ({}:{}:{})", l.source.name, l.line, l.col)).unwrap_or_default();
+        let at = f.loc.as_ref().map(|l| format!(" ({})", l.position())).unwrap_or_default();
         let why = f.accepted.as_deref().unwrap_or_default();
         let _ = writeln!(out, "accepted[{}]{at}: {} (the profile says: {why})", f.rule.id, f.message);
     }

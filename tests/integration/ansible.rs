@@ -58,6 +58,22 @@ fn ansible(tool_path: &Path, project: &Path, home: &Path) -> std::process::Comma
     cmd
 }
 
+/// Runs `play` of the project on this machine (`ansible_connection=local`), with the user's
+/// addresses from `addresses` as a second inventory source, as a user would supply them.
+fn run_locally(
+    playbook: &Path,
+    project: &Path,
+    home: &Path,
+    addresses: &Path,
+    play: &str,
+    timeout_secs: u64,
+) -> std::process::Output {
+    let args = ["-i", "inventory/hosts.yml", "-i", addresses.to_str().unwrap(), "-e", "ansible_connection=local"];
+    let mut cmd = ansible(playbook, project, home);
+    cmd.args(args).args(["-e", "ansible_python_interpreter={{ ansible_playbook_python }}", play]);
+    run(&mut cmd, Duration::from_secs(timeout_secs))
+}
+
 fn text(out: &std::process::Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
@@ -668,20 +684,7 @@ fn pg_hba_names_clients_by_cidr_from_the_inventory_addresses() {
         ),
     )
     .unwrap();
-    let out = run(
-        ansible(&playbook, &project, tmp.path()).args([
-            "-i",
-            "inventory/hosts.yml",
-            "-i",
-            inventory.to_str().unwrap(),
-            "-e",
-            "ansible_connection=local",
-            "-e",
-            "ansible_python_interpreter={{ ansible_playbook_python }}",
-            "playbooks/zz-hba.yml",
-        ]),
-        Duration::from_secs(180),
-    );
+    let out = run_locally(&playbook, &project, tmp.path(), &inventory, "playbooks/zz-hba.yml", 180);
     assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
     let hba = std::fs::read_to_string(&out_file).unwrap();
     assert!(hba.contains("tyk  192.0.2.5/32  scram-sha-256\n"), "{hba}");
@@ -916,20 +919,7 @@ fn every_host_firewall_is_a_ruleset_nft_accepts_with_one_set_per_group() {
         ),
     )
     .unwrap();
-    let out = run(
-        ansible(&playbook, &project, tmp.path()).args([
-            "-i",
-            "inventory/hosts.yml",
-            "-i",
-            addresses.to_str().unwrap(),
-            "-e",
-            "ansible_connection=local",
-            "-e",
-            "ansible_python_interpreter={{ ansible_playbook_python }}",
-            "playbooks/zz-firewall.yml",
-        ]),
-        Duration::from_secs(300),
-    );
+    let out = run_locally(&playbook, &project, tmp.path(), &addresses, "playbooks/zz-firewall.yml", 300);
     assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
     for h in &hosts {
         let file = rules.join(format!("{h}.nft"));
