@@ -366,9 +366,15 @@ impl Validator<'_> {
                 key,
                 format!("{text} leaves room for {usable} services per network; the {name} network needs {n}"),
             )
-            .help = Some("use a shorter prefix, e.g. /24".into());
+            .help = Some(format!("use a shorter prefix: /{} or shorter", longest_prefix_holding(*n)));
         }
     }
+}
+
+/// The longest IPv4 prefix whose network holds `services` addresses beside the network, gateway
+/// and broadcast addresses.
+fn longest_prefix_holding(services: usize) -> u32 {
+    (2..=30).rev().find(|p| (1usize << (32 - p)) - 3 >= services).unwrap_or(2)
 }
 
 /// The message without a leading `key: ` (the location already names it).

@@ -398,6 +398,16 @@ fn fixed_subnets_are_derived_and_must_fit() {
     let out = render("192.168.255.0/24");
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("targets.compose.subnet"));
+    // A network too small for its services: the hint names a prefix that holds them (1,002
+    // services need a /22), never the prefix the user already has.
+    let out = tykgen()
+        .args(["render", "redis-cluster", "-t", "compose", "--set", "redis.shards=100"])
+        .args(["--set", "redis.replicas_per_shard=8", "--set", "gateway.nodes=100", "-o"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert!(e.contains("the redis network needs 1002") && e.contains("use a shorter prefix: /22 or shorter"), "{e}");
 }
 
 /// Every host name of a mounted `pg_hba.conf` is an `extra_hosts` entry of every PostgreSQL service,
