@@ -1,36 +1,102 @@
 #!/usr/bin/env bash
-# Whole-process time (start-up included) and peak memory of `tykgen render`, measured with
-# /usr/bin/time over repeated runs into a fresh output folder each time. The output goes to
-# memory (/dev/shm) when it can, so the figures are tykgen's and not the disk's; set
-# TYKGEN_BENCH_DIR to measure another file system.
-# Usage: bash benches/process.sh [RUNS]
+# Whole-process cost of tykgen (start-up included), measured the way a user pays it:
+#
+#   bash benches/process.sh [RUNS]                      (builds and measures target/release/tykgen)
+#   TYKGEN_BIN=path/to/tykgen bash benches/process.sh   (measures that binary, e.g. an older one)
+#
+# For each shape it alternates a `tykgen render` into a fresh folder with a `cp -r` of the tree
+# that render wrote (same run, same page cache, same file system), RUNS times each, and reports
+# the medians, their ratio and tykgen's peak RSS. The output goes to memory (/dev/shm) when it
+# can, so the figures are tykgen's and not the disk's; TYKGEN_BENCH_DIR picks another place.
+# Then it fits the cost per added Gateway (one Gateway = one machine): the slope from 100 to
+# 1,000 and from 1,000 to 3,000 Gateways (linear when they agree) and a least-squares line.
+# A measurement, not a test: it never fails on a figure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-runs=${1:-20}
-cargo build --release -q
-bin=target/release/tykgen
+runs=${1:-11}
+if [ -n "${TYKGEN_BIN:-}" ]; then
+    bin=$(realpath "$TYKGEN_BIN")
+else
+    cargo build --release -q
+    bin=$PWD/target/release/tykgen
+fi
 base=${TYKGEN_BENCH_DIR:-$([ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")}
 work=$(mktemp -d -p "$base")
 trap 'rm -rf "$work"' EXIT
-measure() { # label, then tykgen arguments (the output folder is appended)
+TIME=/usr/bin/time
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+declare -A tykgen_ms
+# measure LABEL ARGS...: tykgen ARGS -o DIR alternating with cp -r DIR (render commands), or
+# tykgen ARGS alone (anything else: there is nothing to copy).
+measure() {
     local label=$1
     shift
-    local times=() peak_kb=0
+    local t=() c=() peak_kb=0 files=0 bytes=0 i start
+    "$bin" "$@" ${render:+-o "$work/warm"} >/dev/null 2>&1 # page cache and lazy set-up
+    rm -rf "${work:?}/warm"
     for i in $(seq "$runs"); do
-        "$bin" "$@" -o "$work/out-$i" >/dev/null 2>&1 || true # warm the page cache for this shape
-        /usr/bin/time -o "$work/time" -f '%e %M' "$bin" "$@" -o "$work/run-$i" >/dev/null 2>&1
-        read -r secs kb <"$work/time"
-        times+=("$secs")
+        start=$(now_us)
+        $TIME -o "$work/time" -f '%M' "$bin" "$@" ${render:+-o "$work/r"} >/dev/null 2>"$work/err" ||
+            { cat "$work/err" >&2; return 1; }
+        t+=($(($(now_us) - start)))
+        read -r kb <"$work/time"
         ((kb > peak_kb)) && peak_kb=$kb
-        rm -rf "${work:?}/out-$i" "${work:?}/run-$i"
+        if [ -n "$render" ]; then
+            start=$(now_us)
+            cp -r "$work/r" "$work/c"
+            c+=($(($(now_us) - start)))
+            if ((i == 1)); then
+                files=$(find "$work/r" -type f | wc -l)
+                bytes=$(du -sb "$work/r" | cut -f1)
+            fi
+            rm -rf "${work:?}/r" "${work:?}/c"
+        fi
     done
-    local sorted median best
-    sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-    best=$(head -n 1 <<<"$sorted")
-    median=$(sed -n "$(((runs + 1) / 2))p" <<<"$sorted")
-    printf '%-36s runs=%d  best=%.0f ms  median=%.0f ms  peak RSS=%.1f MB\n' "$label" "$runs" \
-        "$(bc -l <<<"$best * 1000")" "$(bc -l <<<"$median * 1000")" "$(bc -l <<<"$peak_kb / 1024")"
+    local tm cm
+    tm=$(printf '%s\n' "${t[@]}" | median)
+    tykgen_ms[$label]=$tm
+    if [ -n "$render" ]; then
+        cm=$(printf '%s\n' "${c[@]}" | median)
+        printf '%-34s %9.1f ms  cp -r %8.1f ms  ratio %5.2f  peak %6.1f MB  %6d files %7.1f MB\n' "$label" \
+            "$(bc -l <<<"$tm / 1000")" "$(bc -l <<<"$cm / 1000")" "$(bc -l <<<"$tm / $cm")" \
+            "$(bc -l <<<"$peak_kb / 1024")" "$files" "$(bc -l <<<"$bytes / 1048576")"
+    else
+        printf '%-34s %9.1f ms  %34s peak %6.1f MB\n' "$label" "$(bc -l <<<"$tm / 1000")" "" \
+            "$(bc -l <<<"$peak_kb / 1024")"
+    fi
 }
-measure "production, -t all" render production -t all
-measure "production, 100 gateways, -t all" render production -t all --set gateway.nodes=100
-measure "production, 1000 gateways, -t all" render production -t all --set gateway.nodes=1000
+
+echo "tykgen $("$bin" --version | awk '{print $2}'), $runs alternating runs per shape, medians, output in $base"
+render=
+measure "check production" check production
+measure "explain production" explain production
+render=1
+measure "production -t config" render production -t config
+for target in compose ansible terraform all; do
+    measure "production -t $target" render production -t "$target"
+done
+gateways=(1 10 100 1000 3000)
+for n in "${gateways[@]}"; do
+    measure "$n gateways -t all" render production -t all --set "gateway.nodes=$n"
+done
+for target in config compose ansible terraform; do
+    measure "1000 gateways -t $target" render production -t "$target" --set gateway.nodes=1000
+done
+# The largest Redis Cluster under the 1,000-node cap: 100 shards x (1 + 8) = 900 nodes.
+measure "redis-cluster 100x8, 100 gateways" render redis-cluster -t all --set redis.shards=100 \
+    --set targets.compose.subnet=172.30.0.0/22 \
+    --set redis.replicas_per_shard=8 --set gateway.nodes=100
+
+echo
+slope() { bc -l <<<"(${tykgen_ms[$2 gateways -t all]} - ${tykgen_ms[$1 gateways -t all]}) / ($2 - $1)"; }
+s1=$(slope 100 1000)
+s2=$(slope 1000 3000)
+printf 'per added Gateway: 100->1000 %.1f us, 1000->3000 %.1f us (%+.1f %%)\n' "$s1" "$s2" \
+    "$(bc -l <<<"($s2 - $s1) / $s1 * 100")"
+fit=$(for n in 100 1000 3000; do echo "$n ${tykgen_ms[$n gateways -t all]}"; done |
+    awk '{ n++; sx += $1; sy += $2; sxx += $1 * $1; sxy += $1 * $2 }
+         END { b = (n * sxy - sx * sy) / (n * sxx - sx * sx); printf "%.1f us/Gateway + %.1f ms", b, (sy - b * sx) / n / 1000 }')
+echo "least-squares fit, 100 to 3000 Gateways: $fit"

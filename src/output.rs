@@ -363,7 +363,13 @@ impl Plan {
             if self.made.contains(&prefix) {
                 continue;
             }
-            match tree.lookup(&prefix).with_context(|| format!("reading {}", tree.show(&prefix)))? {
+            // Below a folder this render creates, nothing is there yet.
+            let found = if self.made.contains(&parent) {
+                Found::Missing
+            } else {
+                tree.lookup(&prefix).with_context(|| format!("reading {}", tree.show(&prefix)))?
+            };
+            match found {
                 Found::Dir => continue,
                 Found::Missing => {}
                 Found::File(..) | Found::Special(_) if self.removed.contains(&prefix) => {}
@@ -412,7 +418,9 @@ fn plan_set(plan: &mut Plan, tree: &Tree, dir: &str, set: &FileSet, force: bool)
     for (rel, contents, mode) in set.iter() {
         let path = join(dir, rel);
         plan.folders_for(tree, &path)?;
-        match tree.lookup(&path)? {
+        // In a folder this render creates, nothing is there yet.
+        let fresh = path.rsplit_once('/').is_some_and(|(parent, _)| plan.made.contains(parent));
+        match if fresh { Found::Missing } else { tree.lookup(&path)? } {
             Found::Dir => bail!("{} is a folder where tykgen writes a file", tree.show(&path)),
             Found::Special(what) => {
                 plan.conflict(&path, &format!("{what}; {LINK_NOTE}"));
@@ -1075,6 +1083,42 @@ mod tests {
             format!("{}  0644  a.txt\n", sha256_hex(b"one\n"))
         );
         assert!(drift(root, &smaller).unwrap().is_empty());
+    }
+
+    /// More folders than the tree keeps descriptors for, half of them pruned by the next render
+    /// while new ones are made: every file lands where it belongs, nothing stale is left.
+    #[test]
+    fn many_folders_are_written_and_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let files = |names: &[String]| {
+            let mut s = FileSet::new();
+            for n in names {
+                s.add(n.as_str(), n.as_bytes(), FileMode::Normal).unwrap();
+            }
+            s
+        };
+        let first: Vec<String> = (0..700).map(|i| format!("d{i:03}/sub/f")).collect();
+        write(root, &files(&first), false).unwrap();
+        let second: Vec<String> =
+            first[350..].iter().cloned().chain((0..300).map(|i| format!("e{i:03}/x/y"))).collect();
+        let r = write(root, &files(&second), false).unwrap();
+        assert_eq!(r, WriteReport { written: 300, unchanged: 350, removed: 350 });
+        let on_disk: Vec<String> = snapshot(root)
+            .into_iter()
+            .map(|(p, bytes)| {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().into_owned();
+                assert!(rel == MANIFEST || bytes == rel.as_bytes(), "{rel}");
+                rel
+            })
+            .filter(|rel| rel != MANIFEST)
+            .collect();
+        let mut expected = second.clone();
+        expected.sort();
+        let mut on_disk = on_disk;
+        on_disk.sort();
+        assert_eq!(on_disk, expected);
+        assert!((0..350).all(|i| !root.join(format!("d{i:03}")).exists()), "pruned");
     }
 
     #[test]

@@ -4,12 +4,20 @@
 //! with `O_NOFOLLOW | O_DIRECTORY` relative to the one before (`openat`), so a symbolic link
 //! anywhere below the folder is seen as what it is and never resolved. The folder itself is
 //! opened once and locked with `flock`.
+//!
+//! Each folder is walked down to once and its descriptor kept (a render writes thousands of
+//! files into a few hundred folders, and the walk per file was most of its system time). A kept
+//! descriptor is the real folder that was opened, whatever happens to its name later, so it
+//! never leads through a link; a folder tykgen removes is forgotten first.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 
@@ -33,6 +41,20 @@ pub(super) struct Tree {
     fd: OwnedFd,
     /// For messages.
     pub(super) path: PathBuf,
+    /// Folders below `fd` opened before, by relative path (see the module docs).
+    opened: RefCell<HashMap<String, Rc<OwnedFd>>>,
+}
+
+/// At most this many folder descriptors are kept; then they are all dropped and reopened on
+/// demand (files come in path order, so the folders in use are few at any time).
+const MAX_OPENED: usize = 256;
+
+/// Why a walk down to a folder stopped.
+enum Walk {
+    /// It or a folder above it does not exist.
+    Missing,
+    /// A component (the `/`-separated prefix) is not a real folder, but this kind of entry.
+    Blocked(String, &'static str),
 }
 
 fn kind_word(t: FileType) -> &'static str {
@@ -60,6 +82,10 @@ fn stat_type(dir: impl AsFd, name: &str) -> io::Result<Option<(FileType, u32)>> 
 }
 
 impl Tree {
+    fn new(fd: OwnedFd, path: PathBuf) -> Tree {
+        Tree { fd, path, opened: RefCell::new(HashMap::new()) }
+    }
+
     /// Opens (creating if needed) the folder `name` inside `parent`. `parent` is the user's
     /// choice and resolved as usual; `name` is below it, so a symbolic link there is an error,
     /// or with `force` replaced by a real folder.
@@ -89,7 +115,7 @@ impl Tree {
         }
         let fd = rustix::fs::openat(&pfd, name, dir_flags(), Mode::empty())
             .with_context(|| format!("opening {} (without following links)", path.display()))?;
-        Ok(Tree { fd, path })
+        Ok(Tree::new(fd, path))
     }
 
     /// Opens an existing folder for reading only; `None` if it does not exist.
@@ -106,7 +132,7 @@ impl Tree {
             Some((FileType::Directory, _)) => {
                 let fd = rustix::fs::openat(&pfd, name, dir_flags(), Mode::empty())
                     .with_context(|| format!("opening {}", path.display()))?;
-                Ok(Some(Tree { fd, path }))
+                Ok(Some(Tree::new(fd, path)))
             }
             Some((t, _)) => anyhow::bail!("{} is {}, not a folder tykgen wrote", path.display(), kind_word(t)),
         }
@@ -140,51 +166,79 @@ impl Tree {
 
     /// Opens the folder `rel` ("" for the root), never following links. `Ok(None)` when it or
     /// a folder above it is missing; an error when any of them is not a real folder.
-    pub(super) fn dir(&self, rel: &str) -> io::Result<Option<OwnedFd>> {
-        let mut cur = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?;
-        if rel.is_empty() {
-            return Ok(Some(cur));
+    pub(super) fn dir(&self, rel: &str) -> io::Result<Option<Rc<OwnedFd>>> {
+        match self.walk(rel)? {
+            Ok(fd) => Ok(Some(fd)),
+            Err(Walk::Missing) => Ok(None),
+            Err(Walk::Blocked(..)) => Err(io::Error::other(format!("{} is not a real folder", self.show(rel)))),
         }
-        for seg in rel.split('/') {
-            match rustix::fs::openat(&cur, seg, dir_flags(), Mode::empty()) {
-                Ok(fd) => cur = fd,
-                Err(rustix::io::Errno::NOENT) => return Ok(None),
-                Err(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => {
-                    return Err(io::Error::other(format!("{} is not a real folder", self.show(rel))));
-                }
-                Err(e) => return Err(e.into()),
+    }
+
+    /// The folder `rel`, from the kept descriptors or by opening each component below the
+    /// deepest kept folder above it.
+    fn walk(&self, rel: &str) -> io::Result<Result<Rc<OwnedFd>, Walk>> {
+        if let Some(fd) = self.opened.borrow().get(rel) {
+            return Ok(Ok(Rc::clone(fd)));
+        }
+        let (parent, name) = match rel.rsplit_once('/') {
+            Some((parent, name)) => (parent, name),
+            None if rel.is_empty() => {
+                let root = Rc::new(rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?);
+                self.keep(rel, &root);
+                return Ok(Ok(root));
             }
+            None => ("", rel),
+        };
+        let parent_fd = match self.walk(parent)? {
+            Ok(fd) => fd,
+            stop @ Err(_) => return Ok(stop),
+        };
+        match rustix::fs::openat(&*parent_fd, name, dir_flags(), Mode::empty()) {
+            Ok(fd) => {
+                let fd = Rc::new(fd);
+                self.keep(rel, &fd);
+                Ok(Ok(fd))
+            }
+            Err(rustix::io::Errno::NOENT) => Ok(Err(Walk::Missing)),
+            Err(rustix::io::Errno::NOTDIR | rustix::io::Errno::LOOP) => match stat_type(&*parent_fd, name)? {
+                Some((t, _)) if t != FileType::Directory => Ok(Err(Walk::Blocked(rel.to_owned(), kind_word(t)))),
+                // Replaced while we looked: report what the open saw.
+                _ => Err(io::Error::other(format!("{} is not a real folder", self.show(rel)))),
+            },
+            Err(e) => Err(e.into()),
         }
-        Ok(Some(cur))
+    }
+
+    fn keep(&self, rel: &str, fd: &Rc<OwnedFd>) {
+        let mut opened = self.opened.borrow_mut();
+        if opened.len() >= MAX_OPENED {
+            opened.clear();
+        }
+        opened.insert(rel.to_owned(), Rc::clone(fd));
+    }
+
+    /// Forgets the kept descriptors of `rel` and every folder below it (before removing it).
+    fn forget(&self, rel: &str) {
+        self.opened.borrow_mut().retain(|k, _| {
+            !(k == rel || (k.len() > rel.len() && k.starts_with(rel) && k.as_bytes()[rel.len()] == b'/'))
+        });
     }
 
     /// What is at `rel`, looking at every component without following links. Regular files
     /// are read; FIFOs and devices are never opened.
     pub(super) fn lookup(&self, rel: &str) -> io::Result<Found> {
         let (dir, name) = split(rel);
-        let mut cur = rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?;
-        let mut prefix = String::new();
-        if !dir.is_empty() {
-            for seg in dir.split('/') {
-                if !prefix.is_empty() {
-                    prefix.push('/');
-                }
-                prefix.push_str(seg);
-                match stat_type(&cur, seg)? {
-                    None => return Ok(Found::Missing),
-                    Some((FileType::Directory, _)) => {
-                        cur = rustix::fs::openat(&cur, seg, dir_flags(), Mode::empty())?;
-                    }
-                    Some((t, _)) => return Ok(Found::Blocked(prefix, kind_word(t))),
-                }
-            }
-        }
-        match stat_type(&cur, name)? {
+        let cur = match self.walk(dir)? {
+            Ok(fd) => fd,
+            Err(Walk::Missing) => return Ok(Found::Missing),
+            Err(Walk::Blocked(prefix, kind)) => return Ok(Found::Blocked(prefix, kind)),
+        };
+        match stat_type(&*cur, name)? {
             None => Ok(Found::Missing),
             Some((FileType::Directory, _)) => Ok(Found::Dir),
             Some((FileType::RegularFile, mode)) => {
                 let fd = rustix::fs::openat(
-                    &cur,
+                    &*cur,
                     name,
                     OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
                     Mode::empty(),
@@ -200,8 +254,13 @@ impl Tree {
     /// True when this process may create and remove entries in the existing folder `rel`.
     pub(super) fn writable(&self, rel: &str) -> io::Result<bool> {
         let Some(fd) = self.dir(rel)? else { return Ok(true) };
-        Ok(rustix::fs::accessat(&fd, ".", rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK, AtFlags::empty())
-            .is_ok())
+        Ok(rustix::fs::accessat(
+            &*fd,
+            ".",
+            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+            AtFlags::empty(),
+        )
+        .is_ok())
     }
 
     /// Removes the non-folder entry at `rel` (a link itself, never its target). Missing or a
@@ -209,9 +268,9 @@ impl Tree {
     pub(super) fn remove(&self, rel: &str) -> io::Result<()> {
         let (dir, name) = split(rel);
         let Some(fd) = self.dir_or_none(dir)? else { return Ok(()) };
-        match stat_type(&fd, name)? {
+        match stat_type(&*fd, name)? {
             None | Some((FileType::Directory, _)) => Ok(()),
-            Some(_) => rustix::fs::unlinkat(&fd, name, AtFlags::empty()).map_err(Into::into),
+            Some(_) => rustix::fs::unlinkat(&*fd, name, AtFlags::empty()).map_err(Into::into),
         }
     }
 
@@ -219,9 +278,9 @@ impl Tree {
     pub(super) fn mkdir(&self, rel: &str) -> io::Result<()> {
         let (dir, name) = split(rel);
         let fd = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
-        match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o755)) {
+        match rustix::fs::mkdirat(&*fd, name, Mode::from_raw_mode(0o755)) {
             Ok(()) => Ok(()),
-            Err(rustix::io::Errno::EXIST) if stat_type(&fd, name)?.is_some_and(|(t, _)| t == FileType::Directory) => {
+            Err(rustix::io::Errno::EXIST) if stat_type(&*fd, name)?.is_some_and(|(t, _)| t == FileType::Directory) => {
                 Ok(())
             }
             Err(e) => Err(e.into()),
@@ -232,10 +291,11 @@ impl Tree {
     pub(super) fn prune(&self, rel: &str) -> io::Result<()> {
         let (dir, name) = split(rel);
         let Some(fd) = self.dir_or_none(dir)? else { return Ok(()) };
-        if !stat_type(&fd, name)?.is_some_and(|(t, _)| t == FileType::Directory) {
+        if !stat_type(&*fd, name)?.is_some_and(|(t, _)| t == FileType::Directory) {
             return Ok(());
         }
-        match rustix::fs::unlinkat(&fd, name, AtFlags::REMOVEDIR) {
+        self.forget(rel);
+        match rustix::fs::unlinkat(&*fd, name, AtFlags::REMOVEDIR) {
             Ok(()) | Err(rustix::io::Errno::NOTEMPTY | rustix::io::Errno::EXIST | rustix::io::Errno::NOENT) => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -245,13 +305,21 @@ impl Tree {
     /// flushes it. Replaces a file of that name.
     pub(super) fn create(&self, dir: &str, name: &str, contents: &[u8], mode: u32) -> io::Result<()> {
         let fd = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
-        let _ = rustix::fs::unlinkat(&fd, name, AtFlags::empty());
-        let file = rustix::fs::openat(
-            &fd,
-            name,
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        )?;
+        let open = || {
+            rustix::fs::openat(
+                &*fd,
+                name,
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(0o600),
+            )
+        };
+        let file = match open() {
+            Err(rustix::io::Errno::EXIST) => {
+                rustix::fs::unlinkat(&*fd, name, AtFlags::empty())?;
+                open()?
+            }
+            file => file?,
+        };
         rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
         let mut file = std::fs::File::from(file);
         file.write_all(contents)?;
@@ -265,9 +333,9 @@ impl Tree {
         let Some(src) = self.dir_or_none(from_dir)? else { return Ok(false) };
         let (dir, name) = split(to);
         let dst = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
-        match rustix::fs::renameat(&src, from, &dst, name) {
+        match rustix::fs::renameat(&*src, from, &*dst, name) {
             Ok(()) => Ok(true),
-            Err(rustix::io::Errno::NOENT) if stat_type(&src, from)?.is_none() => Ok(false),
+            Err(rustix::io::Errno::NOENT) if stat_type(&*src, from)?.is_none() => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -275,6 +343,8 @@ impl Tree {
     /// The names in the folder `rel`.
     pub(super) fn list(&self, rel: &str) -> io::Result<Vec<String>> {
         let Some(fd) = self.dir_or_none(rel)? else { return Ok(Vec::new()) };
+        // Its own descriptor: reading moves the position of the one it reads.
+        let fd = rustix::fs::openat(&*fd, ".", dir_flags(), Mode::empty())?;
         let mut out = Vec::new();
         for entry in rustix::fs::Dir::read_from(&fd)? {
             let entry = entry?;
@@ -292,7 +362,7 @@ impl Tree {
         rustix::fs::syncfs(&self.fd).map_err(Into::into)
     }
 
-    fn dir_or_none(&self, rel: &str) -> io::Result<Option<OwnedFd>> {
+    fn dir_or_none(&self, rel: &str) -> io::Result<Option<Rc<OwnedFd>>> {
         match self.dir(rel) {
             Ok(fd) => Ok(fd),
             // A link or file where a folder was: nothing of tykgen's is below it.
