@@ -86,7 +86,7 @@ pub fn with_bundle<T>(
     let Planned { loaded, topology } = planned;
     let renderer = render::Renderer::new(templates)?;
     let bundle = config::bundle(&loaded.profile, topology, &renderer)?;
-    f(&targets::Context { profile: &loaded.profile, topology, bundle: &bundle, renderer: &renderer })
+    f(&targets::Context::new(&loaded.profile, topology, &bundle, &renderer))
 }
 
 /// Loads, validates and renders a profile in memory.
@@ -97,23 +97,18 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
     with_context(&plan(input)?, templates, |ctx| {
         let mut sets = Vec::new();
         let mut readme = FileSet::new();
-        let readme_ctx = ReadmeContext { ctx, diagram: explain::readme_diagram(ctx) };
-        readme.add("README.md", ctx.renderer.render("docs/profile-README.md.tera", &readme_ctx)?, FileMode::Normal)?;
+        let readme_ctx = ctx.prepared()?.with("diagram", &explain::readme_diagram(ctx))?;
+        readme.add(
+            "README.md",
+            ctx.renderer.render_prepared("docs/profile-README.md.tera", &readme_ctx)?,
+            FileMode::Normal,
+        )?;
         sets.push((String::new(), readme));
         for t in target.expand() {
             sets.push((t.dir().to_owned(), targets::render(t, ctx)?));
         }
         Ok(Rendered { name: ctx.profile.name.clone(), sets })
     })
-}
-
-/// The context of the profile's own README: the rendering context and the topology diagram.
-#[derive(serde::Serialize)]
-struct ReadmeContext<'a> {
-    #[serde(flatten)]
-    ctx: &'a targets::Context<'a>,
-    /// The Mermaid diagram, when it is short enough to be drawn.
-    diagram: Option<String>,
 }
 
 /// The template context of a profile as JSON (for `render --dump-context`).

@@ -195,20 +195,48 @@ impl Renderer {
     /// Render `templates/<name>` (e.g. `config/redis.conf.tera`) with `ctx`; the language, and
     /// so the escaper, comes from the name (see [`lang_for`]).
     pub fn render(&self, name: &str, ctx: &impl serde::Serialize) -> anyhow::Result<String> {
+        let context = Prepared::new(ctx).with_context(|| format!("building the context for template `{name}`"))?;
+        self.render_prepared(name, &context)
+    }
+
+    /// Like [`Renderer::render`], with a context converted once for many templates (the
+    /// conversion costs as much as rendering a small template).
+    pub fn render_prepared(&self, name: &str, ctx: &Prepared) -> anyhow::Result<String> {
         let lang = lang_for(name);
         let tera = self
             .engines
             .iter()
             .find_map(|(l, t)| (*l == lang).then_some(t))
             .with_context(|| format!("no template engine for {lang:?}"))?;
-        let context = tera::Context::from_serialize(ctx)
-            .with_context(|| format!("building the context for template `{name}`"))?;
-        tera.render(name, &context).with_context(|| format!("rendering template `{name}` ({lang:?})"))
+        tera.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
     }
 
     /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
     pub fn template_names(&self) -> Vec<String> {
         self.names.iter().cloned().collect()
+    }
+}
+
+/// A template context converted to Tera's values once, for [`Renderer::render_prepared`].
+pub struct Prepared(tera::Context);
+
+impl Prepared {
+    /// Converts `ctx` (a struct or map).
+    ///
+    /// # Errors
+    /// A value Tera cannot hold, or a `ctx` that is not a struct or map.
+    pub fn new(ctx: &impl serde::Serialize) -> anyhow::Result<Self> {
+        Ok(Self(tera::Context::from_serialize(ctx)?))
+    }
+
+    /// This context plus `key` (its values are shared, not copied).
+    ///
+    /// # Errors
+    /// A value Tera cannot hold.
+    pub fn with(&self, key: &'static str, value: &impl serde::Serialize) -> anyhow::Result<Self> {
+        let mut context = self.0.clone();
+        context.insert_value(key, tera::Value::try_from_serializable(value)?);
+        Ok(Self(context))
     }
 }
 
@@ -249,13 +277,13 @@ fn engine(lang: Lang) -> anyhow::Result<Tera> {
 /// text). Tera 2 already has `indent`.
 fn register_filters(tera: &mut Tera) {
     tera.register_filter("hcl", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "hcl", |s| Ok(format!("\"{}\"", escape::hcl_string(s))))
+        literal(&v, "hcl", |s| escape::literal(escape::hcl, "\"", s, "\""))
     });
     tera.register_filter("yaml", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "yaml", |s| Ok(format!("\"{}\"", escape::yaml_dq_string(s))))
+        literal(&v, "yaml", |s| escape::literal(escape::yaml_dq, "\"", s, "\""))
     });
     tera.register_filter("compose", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "compose", |s| Ok(format!("\"{}\"", escape::compose_string(s))))
+        literal(&v, "compose", |s| escape::literal(escape::compose, "\"", s, "\""))
     });
     // Ansible templates a string only when it holds a Jinja delimiter (`{{`, `{%`, `{#`, all
     // starting with `{`): such a string is tagged `!unsafe`, never templated. Any other string stays
@@ -264,18 +292,18 @@ fn register_filters(tera: &mut Tera) {
     // name must reach the roles as a string.
     tera.register_filter("ansible", |v: Value, _: Kwargs, _: &State| {
         literal(&v, "ansible", |s| {
-            let tag = if s.contains('{') { "!unsafe " } else { "" };
-            Ok(format!("{tag}\"{}\"", escape::yaml_dq_string(s)))
+            let open = if s.contains('{') { "!unsafe \"" } else { "\"" };
+            escape::literal(escape::yaml_dq, open, s, "\"")
         })
     });
     tera.register_filter("redis", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "redis", |s| Ok(format!("\"{}\"", escape::redis_conf_string(s))))
+        literal(&v, "redis", |s| escape::literal(escape::redis_conf, "\"", s, "\""))
     });
     tera.register_filter("pg", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "pg", |s| Ok(format!("'{}'", escape::pg_conf_string(s)?)))
+        literal(&v, "pg", |s| escape::literal(escape::pg_conf, "'", s, "'"))
     });
     tera.register_filter("shell", |v: Value, _: Kwargs, _: &State| {
-        literal(&v, "shell", |s| Ok(format!("'{}'", escape::shell_single_string(s)?)))
+        literal(&v, "shell", |s| escape::literal(escape::shell_single, "'", s, "'"))
     });
     tera.register_filter("md", |v: Value, _: Kwargs, _: &State| literal(&v, "md", |s| Ok(escape::markdown_inline(s))));
     tera.register_filter("json", |v: Value, _: Kwargs, _: &State| -> TeraResult<Value> {

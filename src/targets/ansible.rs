@@ -42,6 +42,7 @@ use super::Context;
 use crate::config::tls_paths;
 use crate::output::{FileMode, FileSet};
 use crate::profile::{Engine, RedisMode};
+use crate::render::Prepared;
 use crate::topology::{Machine, POSTGRES_PORT, Peer, Replication, Role, SecretUse, Service, Store};
 
 /// Suffix of placeholder `ansible_host` values (RFC 2606: never resolves).
@@ -732,13 +733,14 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         Some("mongodb") => names.extend(MONGODB_TEMPLATES),
         _ => {}
     }
+    let prepared = Prepared::new(&project)?;
     for name in names {
-        let text = ctx.renderer.render(&format!("ansible/{name}.tera"), &project)?;
+        let text = ctx.renderer.render_prepared(&format!("ansible/{name}.tera"), &prepared)?;
         set.add(name, one_final_newline(&text), FileMode::Normal)?;
     }
     // The files the README tells the user to edit are the user's: created once, never rewritten.
     for name in ["inventory/addresses.yml", "inventory/group_vars/all/user.yml"] {
-        let text = ctx.renderer.render(&format!("ansible/{name}.tera"), &project)?;
+        let text = ctx.renderer.render_prepared(&format!("ansible/{name}.tera"), &prepared)?;
         set.add_user(name, one_final_newline(&text), FileMode::Normal)?;
     }
     for m in &t.machines {

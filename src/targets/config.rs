@@ -61,6 +61,10 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     }))?;
     json.push('\n');
     set.add("machines.json", json, crate::output::FileMode::Normal)?;
-    set.add("README.md", ctx.renderer.render("docs/config-README.md.tera", ctx)?, crate::output::FileMode::Normal)?;
+    set.add(
+        "README.md",
+        ctx.renderer.render_prepared("docs/config-README.md.tera", ctx.prepared()?)?,
+        crate::output::FileMode::Normal,
+    )?;
     Ok(set)
 }

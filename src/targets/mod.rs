@@ -8,13 +8,15 @@ pub mod compose;
 mod config;
 pub mod terraform;
 
+use std::cell::OnceCell;
+
 use clap::ValueEnum;
 use serde::Serialize;
 
 use crate::config::Bundle;
 use crate::output::FileSet;
 use crate::profile::Profile;
-use crate::render::Renderer;
+use crate::render::{Prepared, Renderer};
 use crate::topology::Topology;
 
 /// What `render -t` produces.
@@ -66,6 +68,30 @@ pub struct Context<'a> {
     /// The templates.
     #[serde(skip)]
     pub renderer: &'a Renderer,
+    /// This context as template values, converted on first use (the READMEs that take the
+    /// whole context share one conversion).
+    #[serde(skip)]
+    prepared: OnceCell<Prepared>,
+}
+
+impl<'a> Context<'a> {
+    /// The context of one render.
+    #[must_use]
+    pub fn new(profile: &'a Profile, topology: &'a Topology, bundle: &'a Bundle, renderer: &'a Renderer) -> Self {
+        Self { profile, topology, bundle, renderer, prepared: OnceCell::new() }
+    }
+
+    /// This context as template values, converted once.
+    ///
+    /// # Errors
+    /// A value Tera cannot hold.
+    pub fn prepared(&self) -> anyhow::Result<&Prepared> {
+        if let Some(p) = self.prepared.get() {
+            return Ok(p);
+        }
+        let prepared = Prepared::new(self)?;
+        Ok(self.prepared.get_or_init(|| prepared))
+    }
 }
 
 /// Renders one concrete target.

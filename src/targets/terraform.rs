@@ -434,8 +434,9 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     if tf.load_balancer {
         files.push("load_balancer.tf");
     }
+    let prepared = crate::render::Prepared::new(&tf)?;
     for file in files {
-        let text = ctx.renderer.render(&format!("terraform/{file}.tera"), &tf)?;
+        let text = ctx.renderer.render_prepared(&format!("terraform/{file}.tera"), &prepared)?;
         set.add(file, text, FileMode::Normal)?;
     }
     Ok(set)

@@ -676,8 +676,7 @@ fn hostile_profile_values_stay_literal_hcl_strings() {
     let renderer = tykgen::render::Renderer::new(None).unwrap();
     let topo = topology::build(&loaded.profile);
     let bundle = tykgen::config::bundle(&loaded.profile, &topo, &renderer).unwrap();
-    let ctx =
-        tykgen::targets::Context { profile: &loaded.profile, topology: &topo, bundle: &bundle, renderer: &renderer };
+    let ctx = tykgen::targets::Context::new(&loaded.profile, &topo, &bundle, &renderer);
     let set = tykgen::targets::render(Target::Terraform, &ctx).unwrap();
     let text = |name: &str| String::from_utf8(set.get(name).unwrap().0.to_vec()).unwrap();
 
