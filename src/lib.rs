@@ -104,10 +104,17 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
             FileMode::Normal,
         )?;
         sets.push((String::new(), readme));
-        for t in target.expand() {
-            sets.push((t.dir().to_owned(), targets::render(t, ctx)?));
-        }
-        Ok(Rendered { name: ctx.profile.name.clone(), sets })
+        // The template engines of the last targets are built on a second thread while the first
+        // ones render (a render that needs an engine being built waits for it).
+        let renderer = ctx.renderer;
+        let langs: Vec<_> = target.expand().iter().rev().flat_map(|t| renderer.langs_under(t.dir())).collect();
+        std::thread::scope(|s| {
+            s.spawn(move || renderer.warm(&langs));
+            for t in target.expand() {
+                sets.push((t.dir().to_owned(), targets::render(t, ctx)?));
+            }
+            Ok(Rendered { name: ctx.profile.name.clone(), sets })
+        })
     })
 }
 

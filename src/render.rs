@@ -25,7 +25,8 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use include_dir::{Dir, include_dir};
@@ -62,7 +63,8 @@ pub enum Lang {
 }
 
 impl Lang {
-    const ALL: [Lang; 7] =
+    /// Every language, in declaration order.
+    pub const ALL: [Lang; 7] =
         [Lang::Hcl, Lang::Yaml, Lang::Compose, Lang::Ansible, Lang::RedisConf, Lang::PgConf, Lang::Text];
 
     /// The escape function for autoescaped `{{ x }}`, or `None` for no autoescaping.
@@ -133,11 +135,28 @@ fn user_templates(overrides: Option<&Path>) -> anyhow::Result<Vec<(String, Strin
 }
 
 /// All templates of one run, one Tera instance per [`Lang`].
+///
+/// An instance parses its templates when a template of its language is first rendered (or
+/// [`Renderer::warm`] builds it), so a run pays only for the languages it renders: `render -t
+/// config` never parses the Ansible project. With `--templates`, every instance is built at
+/// once, so a mistake in any override is reported before anything renders.
 pub struct Renderer {
-    /// One engine per language, in [`Lang::ALL`] order.
-    engines: Vec<(Lang, Tera)>,
+    /// Per language, in [`Lang::ALL`] (declaration) order: its templates and, once built, its engine (or the
+    /// error that building it gave, as text: the error is reported by every render that needs it).
+    engines: Vec<(Lang, Sources, OnceLock<Built>)>,
     /// Template names (without the `builtin/` prefix), sorted.
     names: BTreeSet<String>,
+}
+
+/// An engine, or the error building it gave.
+type Built = Result<Tera, String>;
+
+/// The templates of one language: `(name, source)`, built-in and override.
+struct Sources {
+    builtin: Vec<(String, String)>,
+    user: Vec<(String, String)>,
+    /// The `--templates` folder, for messages.
+    overrides: Option<PathBuf>,
 }
 
 impl Renderer {
@@ -173,23 +192,49 @@ impl Renderer {
         overrides: Option<&Path>,
     ) -> anyhow::Result<Self> {
         let names = builtin.iter().chain(&user).map(|(name, _)| name.clone()).collect();
-        let mut engines = Vec::with_capacity(Lang::ALL.len());
-        for lang in Lang::ALL {
-            let mut tera = engine(lang)?;
-            let of_lang = |list: &[(String, String)]| -> Vec<(String, String)> {
-                list.iter().filter(|(name, _)| lang_for(name) == lang).cloned().collect()
-            };
-            let builtin_here =
-                of_lang(&builtin).into_iter().map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), src));
-            tera.add_raw_templates(builtin_here).context("loading the built-in templates")?;
-            let user_here = of_lang(&user);
-            if let (Some(dir), false) = (overrides, user_here.is_empty()) {
-                tera.add_raw_templates(user_here)
-                    .with_context(|| format!("loading templates from {}", dir.display()))?;
-            }
-            engines.push((lang, tera));
+        let has_user = !user.is_empty();
+        let mut engines: Vec<_> = Lang::ALL
+            .into_iter()
+            .map(|lang| {
+                let sources =
+                    Sources { builtin: Vec::new(), user: Vec::new(), overrides: overrides.map(Path::to_path_buf) };
+                (lang, sources, OnceLock::new())
+            })
+            .collect();
+        // `Lang::ALL` is in declaration order, so a language's engine is at `lang as usize`.
+        for (name, src) in builtin {
+            engines[lang_for(&name) as usize].1.builtin.push((name, src));
         }
-        Ok(Self { engines, names })
+        for (name, src) in user {
+            engines[lang_for(&name) as usize].1.user.push((name, src));
+        }
+        let renderer = Self { engines, names };
+        if has_user {
+            for lang in Lang::ALL {
+                renderer.engine(lang)?;
+            }
+        }
+        Ok(renderer)
+    }
+
+    /// The engine of `lang`, built on first use.
+    fn engine(&self, lang: Lang) -> anyhow::Result<&Tera> {
+        let (_, sources, cell) = &self.engines[lang as usize];
+        cell.get_or_init(|| sources.engine(lang).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// Builds the engines of `langs` that are not built yet, each on its own thread, and
+    /// returns when they are built (a render needing one meanwhile waits for it, not twice).
+    pub fn warm(&self, langs: &[Lang]) {
+        std::thread::scope(|s| {
+            for &lang in langs {
+                s.spawn(move || {
+                    let _ = self.engine(lang);
+                });
+            }
+        });
     }
 
     /// Render `templates/<name>` (e.g. `config/redis.conf.tera`) with `ctx`; the language, and
@@ -203,12 +248,17 @@ impl Renderer {
     /// conversion costs as much as rendering a small template).
     pub fn render_prepared(&self, name: &str, ctx: &Prepared) -> anyhow::Result<String> {
         let lang = lang_for(name);
-        let tera = self
-            .engines
-            .iter()
-            .find_map(|(l, t)| (*l == lang).then_some(t))
-            .with_context(|| format!("no template engine for {lang:?}"))?;
+        let tera = self.engine(lang)?;
         tera.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
+    }
+
+    /// The languages of the templates under `folder` (e.g. `ansible`).
+    pub fn langs_under(&self, folder: &str) -> BTreeSet<Lang> {
+        self.names
+            .iter()
+            .filter(|n| n.strip_prefix(folder).is_some_and(|r| r.starts_with('/')))
+            .map(|n| lang_for(n))
+            .collect()
     }
 
     /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
@@ -237,6 +287,20 @@ impl Prepared {
         let mut context = self.0.clone();
         context.insert_value(key, tera::Value::try_from_serializable(value)?);
         Ok(Self(context))
+    }
+}
+
+impl Sources {
+    /// A Tera instance with these templates of `lang`.
+    fn engine(&self, lang: Lang) -> anyhow::Result<Tera> {
+        let mut tera = engine(lang)?;
+        let builtin = self.builtin.iter().map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), src.as_str()));
+        tera.add_raw_templates(builtin).context("loading the built-in templates")?;
+        if let (Some(dir), false) = (&self.overrides, self.user.is_empty()) {
+            tera.add_raw_templates(self.user.iter().map(|(n, s)| (n.as_str(), s.as_str())))
+                .with_context(|| format!("loading templates from {}", dir.display()))?;
+        }
+        Ok(tera)
     }
 }
 
@@ -475,6 +539,30 @@ mod tests {
 
     fn ctx(v: &str) -> BTreeMap<&'static str, String> {
         BTreeMap::from([("v", v.to_owned())])
+    }
+
+    /// A run pays only for the languages it renders; with overrides, every engine is built
+    /// (and checked) at once.
+    #[test]
+    fn engines_are_built_on_first_use() {
+        let built = |r: &Renderer| -> Vec<Lang> {
+            r.engines.iter().filter(|(_, _, cell)| cell.get().is_some()).map(|(lang, ..)| *lang).collect()
+        };
+        let r = Renderer::new(None).unwrap();
+        assert_eq!(built(&r), []);
+        r.render("config/redis.conf.tera", &ctx("")).unwrap_err(); // a context it lacks: still built
+        assert_eq!(built(&r), [Lang::RedisConf]);
+        r.warm(&[Lang::Hcl]);
+        assert_eq!(built(&r), [Lang::Hcl, Lang::RedisConf]);
+        let (_d, over) = renderer(&[("docs/x.md.tera", "{{ v }}")]);
+        assert_eq!(built(&over), Lang::ALL);
+    }
+
+    #[test]
+    fn every_lang_is_at_its_index() {
+        for (i, lang) in Lang::ALL.into_iter().enumerate() {
+            assert_eq!(lang as usize, i, "{lang:?}");
+        }
     }
 
     #[test]
