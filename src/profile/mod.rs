@@ -130,7 +130,7 @@ pub fn load(input: &Input) -> Result<Loaded, Diagnostics> {
             Some(root.loc.clone()),
         )]));
     }
-    let checked = typecheck::check(&root, &types::json_schema()).map_err(Diagnostics)?;
+    let checked = typecheck::check(&root, &types::checked_schema()).map_err(Diagnostics)?;
     let profile: Profile = serde_json::from_value(checked.json).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(format!("the profile does not fit its types: {e}"), Some(root.loc.clone()))])
     })?;

@@ -874,7 +874,15 @@ enum NumOrStr {
     Str(String),
 }
 
-/// The JSON Schema (draft-07) of the profile format.
+/// The profile schema the loader checks against: [`json_schema`] as committed in
+/// `docs/profile.schema.json` (a test keeps the two equal), because parsing it costs a tenth of
+/// generating it and every command loads a profile.
+#[must_use]
+pub fn checked_schema() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../docs/profile.schema.json")).unwrap_or_else(|_| json_schema())
+}
+
+/// The JSON Schema (draft-07) of the profile format, generated from the types (`tykgen schema`).
 #[must_use]
 pub fn json_schema() -> serde_json::Value {
     let settings = schemars::generate::SchemaSettings::draft07();
@@ -902,6 +910,16 @@ mod tests {
         assert_eq!("5GiB".parse::<ByteSize>().unwrap(), ByteSize(5 << 30));
         assert!("5 GiB".parse::<ByteSize>().is_err());
         assert!("99999999999TiB".parse::<ByteSize>().is_err());
+    }
+
+    #[test]
+    fn committed_schema_is_the_generated_one() {
+        let committed: serde_json::Value =
+            serde_json::from_str(include_str!("../../docs/profile.schema.json")).expect("docs/profile.schema.json");
+        assert!(
+            committed == json_schema(),
+            "docs/profile.schema.json is stale: run `cargo run -q -- schema > docs/profile.schema.json`"
+        );
     }
 
     #[test]
