@@ -112,6 +112,7 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
             s.spawn(move || renderer.warm(&langs));
             for t in target.expand() {
                 sets.push((t.dir().to_owned(), targets::render(t, ctx)?));
+                ctx.release_prepared();
             }
             Ok(Rendered { name: ctx.profile.name.clone(), sets })
         })

@@ -24,9 +24,11 @@
 
 mod tree;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
@@ -62,12 +64,58 @@ impl FileMode {
     }
 }
 
+/// The bytes of one file. Shared, not copied: a machine's configuration file is the same
+/// bytes in the config, compose and Ansible sets.
+pub type Contents = Arc<[u8]>;
+
+/// What a file's bytes are made from.
+pub trait IntoContents {
+    /// The bytes, shared.
+    fn into_contents(self) -> Contents;
+}
+
+impl IntoContents for Contents {
+    fn into_contents(self) -> Contents {
+        self
+    }
+}
+
+impl IntoContents for Arc<str> {
+    fn into_contents(self) -> Contents {
+        self.into()
+    }
+}
+
+impl IntoContents for String {
+    fn into_contents(self) -> Contents {
+        self.into_bytes().into()
+    }
+}
+
+impl IntoContents for Vec<u8> {
+    fn into_contents(self) -> Contents {
+        self.into()
+    }
+}
+
+impl IntoContents for &str {
+    fn into_contents(self) -> Contents {
+        self.as_bytes().into()
+    }
+}
+
+impl IntoContents for &[u8] {
+    fn into_contents(self) -> Contents {
+        self.into()
+    }
+}
+
 /// Rendered files keyed by relative, `/`-separated path, in sorted order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FileSet {
-    files: BTreeMap<String, (Vec<u8>, FileMode)>,
+    files: BTreeMap<String, (Contents, FileMode)>,
     /// Create-once files that belong to the user (see [`FileSet::add_user`]).
-    user: BTreeMap<String, (Vec<u8>, FileMode)>,
+    user: BTreeMap<String, (Contents, FileMode)>,
 }
 
 impl FileSet {
@@ -78,13 +126,13 @@ impl FileSet {
 
     /// Adds a file. Fails on a duplicate path or a path that is not a plain relative path
     /// (absolute, `..`, `.`, empty segments, backslashes, control characters, or the manifest).
-    pub fn add(&mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>, mode: FileMode) -> anyhow::Result<()> {
+    pub fn add(&mut self, path: impl Into<String>, contents: impl IntoContents, mode: FileMode) -> anyhow::Result<()> {
         let path = path.into();
         check_path(&path)?;
         if self.files.contains_key(&path) || self.user.contains_key(&path) {
             bail!("two generated files have the same path `{path}`");
         }
-        self.files.insert(path, (contents.into(), mode));
+        self.files.insert(path, (contents.into_contents(), mode));
         Ok(())
     }
 
@@ -94,7 +142,7 @@ impl FileSet {
     pub fn add_user(
         &mut self,
         path: impl Into<String>,
-        contents: impl Into<Vec<u8>>,
+        contents: impl IntoContents,
         mode: FileMode,
     ) -> anyhow::Result<()> {
         let path = path.into();
@@ -102,13 +150,13 @@ impl FileSet {
         if self.files.contains_key(&path) || self.user.contains_key(&path) {
             bail!("two generated files have the same path `{path}`");
         }
-        self.user.insert(path, (contents.into(), mode));
+        self.user.insert(path, (contents.into_contents(), mode));
         Ok(())
     }
 
     /// The user-owned files, in path order.
     pub fn user_files(&self) -> impl Iterator<Item = (&str, &[u8], FileMode)> {
-        self.user.iter().map(|(p, (c, m))| (p.as_str(), c.as_slice(), *m))
+        self.user.iter().map(|(p, (c, m))| (p.as_str(), &**c, *m))
     }
 
     /// Moves every file of `other` into this set under `prefix/` (an empty prefix merges at
@@ -118,7 +166,7 @@ impl FileSet {
         if !prefix.is_empty() {
             check_path(prefix)?;
         }
-        let join = |files: BTreeMap<String, (Vec<u8>, FileMode)>| -> Vec<_> {
+        let join = |files: BTreeMap<String, (Contents, FileMode)>| -> Vec<_> {
             files
                 .into_iter()
                 .map(|(path, file)| {
@@ -143,12 +191,12 @@ impl FileSet {
 
     /// Files in path order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8], FileMode)> {
-        self.files.iter().map(|(p, (c, m))| (p.as_str(), c.as_slice(), *m))
+        self.files.iter().map(|(p, (c, m))| (p.as_str(), &**c, *m))
     }
 
     /// The contents and mode of one file.
     pub fn get(&self, path: &str) -> Option<(&[u8], FileMode)> {
-        self.files.get(path).map(|(c, m)| (c.as_slice(), *m))
+        self.files.get(path).map(|(c, m)| (&**c, *m))
     }
 
     /// True when there are no files.
@@ -339,10 +387,10 @@ impl Step {
 
 /// Everything a render will do, decided before anything is written.
 #[derive(Default)]
-struct Plan {
+struct Plan<'a> {
     steps: Vec<Step>,
-    /// Staged contents, by number.
-    staged: Vec<(Vec<u8>, u32)>,
+    /// Staged contents, by number: the file sets' own bytes (never a copy), or a manifest.
+    staged: Vec<(Cow<'a, [u8]>, u32)>,
     conflicts: Vec<String>,
     /// Folders (existing) that steps change, to check they are writable.
     touched: BTreeSet<String>,
@@ -351,7 +399,7 @@ struct Plan {
     report: WriteReport,
 }
 
-impl Plan {
+impl<'a> Plan<'a> {
     /// Makes sure every folder above `path` is a real folder: missing ones are created, a link
     /// or file in the way is a conflict (with `force`, removed and replaced by a folder).
     fn folders_for(&mut self, tree: &Tree, path: &str) -> anyhow::Result<()> {
@@ -398,12 +446,12 @@ impl Plan {
         }
     }
 
-    fn put(&mut self, path: String, contents: &[u8], mode: u32) {
+    fn put(&mut self, path: String, contents: impl Into<Cow<'a, [u8]>>, mode: u32) {
         if !path.ends_with(MANIFEST) {
             self.report.written += 1;
         }
         self.touched.insert(path.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
-        self.staged.push((contents.to_vec(), mode));
+        self.staged.push((contents.into(), mode));
         self.steps.push(Step::Put(self.staged.len() - 1, path));
     }
 
@@ -413,7 +461,7 @@ impl Plan {
 }
 
 /// Plans one set, in the folder `dir` of the profile folder.
-fn plan_set(plan: &mut Plan, tree: &Tree, dir: &str, set: &FileSet, force: bool) -> anyhow::Result<()> {
+fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, force: bool) -> anyhow::Result<()> {
     let previous = read_manifest(tree, dir, force)?;
     for (rel, contents, mode) in set.iter() {
         let path = join(dir, rel);
@@ -505,7 +553,7 @@ fn plan_set(plan: &mut Plan, tree: &Tree, dir: &str, set: &FileSet, force: bool)
         Found::File(old, m) if old == manifest.as_bytes() && m == FileMode::Normal.bits() => {}
         _ => {
             plan.folders_for(tree, &manifest_path)?;
-            plan.put(manifest_path, manifest.as_bytes(), FileMode::Normal.bits());
+            plan.put(manifest_path, manifest.into_bytes(), FileMode::Normal.bits());
         }
     }
     Ok(())

@@ -91,7 +91,7 @@ pub(super) fn machine(
 }
 
 fn file(name: &str, install_path: String, contents: String, mode: FileMode) -> ConfigFile {
-    ConfigFile { name: name.to_owned(), install_path, contents, mode }
+    ConfigFile { name: name.to_owned(), install_path, contents: contents.into(), mode }
 }
 
 fn members(t: &Topology) -> anyhow::Result<Vec<&Machine>> {

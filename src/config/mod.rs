@@ -15,6 +15,7 @@ pub use database::SHARED_BUFFERS;
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -30,8 +31,8 @@ pub struct ConfigFile {
     pub name: String,
     /// Where the file goes on the machine (e.g. `/opt/tyk-gateway/tyk.conf`).
     pub install_path: String,
-    /// The bytes.
-    pub contents: String,
+    /// The bytes (shared by every target that ships the file).
+    pub contents: Arc<str>,
     /// File mode on the machine (0644 unless it must be private).
     #[serde(skip)]
     pub mode: FileMode,

@@ -256,7 +256,7 @@ fn server(
         vec![ConfigFile {
             name: "redis.conf".to_owned(),
             install_path: REDIS_CONF.to_owned(),
-            contents,
+            contents: contents.into(),
             mode: FileMode::Normal,
         }],
         secrets,
@@ -321,7 +321,7 @@ fn sentinel(
         vec![ConfigFile {
             name: "sentinel.conf".to_owned(),
             install_path: SENTINEL_CONF.to_owned(),
-            contents,
+            contents: contents.into(),
             mode: FileMode::Normal,
         }],
         secrets,

@@ -32,8 +32,12 @@ pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<
     deep_merge(&mut value, &Value::Object(over.clone()));
     let mut contents = serde_json::to_string_pretty(&value)?;
     contents.push('\n');
-    let file =
-        ConfigFile { name: name.to_owned(), install_path: install_path.to_owned(), contents, mode: FileMode::Normal };
+    let file = ConfigFile {
+        name: name.to_owned(),
+        install_path: install_path.to_owned(),
+        contents: contents.into(),
+        mode: FileMode::Normal,
+    };
     Ok((vec![file], secrets))
 }
 

@@ -387,7 +387,7 @@ fn host_ctx<'a>(ctx: &'a Context<'_>, m: &'a Machine) -> HostCtx<'a> {
         }
     }
     // TLS files: exactly those the machine's configuration refers to.
-    let all_text: String = mc.map(|mc| mc.files.iter().map(|f| f.contents.as_str()).collect()).unwrap_or_default();
+    let all_text: String = mc.map(|mc| mc.files.iter().map(|f| &*f.contents).collect()).unwrap_or_default();
     let mut tls_files: Vec<TlsFileVar> =
         [(tls_paths::CA, "0644"), (tls_paths::CERT, "0644"), (tls_paths::KEY, "0640"), (tls_paths::PEM, "0640")]
             .into_iter()

@@ -63,7 +63,7 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     set.add("machines.json", json, crate::output::FileMode::Normal)?;
     set.add(
         "README.md",
-        ctx.renderer.render_prepared("docs/config-README.md.tera", ctx.prepared()?)?,
+        ctx.renderer.render_prepared("docs/config-README.md.tera", &*ctx.prepared()?)?,
         crate::output::FileMode::Normal,
     )?;
     Ok(set)

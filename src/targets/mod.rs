@@ -8,7 +8,8 @@ pub mod compose;
 mod config;
 pub mod terraform;
 
-use std::cell::OnceCell;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use clap::ValueEnum;
 use serde::Serialize;
@@ -69,28 +70,35 @@ pub struct Context<'a> {
     #[serde(skip)]
     pub renderer: &'a Renderer,
     /// This context as template values, converted on first use (the READMEs that take the
-    /// whole context share one conversion).
+    /// whole context share one conversion) and released by [`Context::release_prepared`].
     #[serde(skip)]
-    prepared: OnceCell<Prepared>,
+    prepared: RefCell<Option<Rc<Prepared>>>,
 }
 
 impl<'a> Context<'a> {
     /// The context of one render.
     #[must_use]
     pub fn new(profile: &'a Profile, topology: &'a Topology, bundle: &'a Bundle, renderer: &'a Renderer) -> Self {
-        Self { profile, topology, bundle, renderer, prepared: OnceCell::new() }
+        Self { profile, topology, bundle, renderer, prepared: RefCell::new(None) }
     }
 
-    /// This context as template values, converted once.
+    /// This context as template values, converted once until released.
     ///
     /// # Errors
     /// A value Tera cannot hold.
-    pub fn prepared(&self) -> anyhow::Result<&Prepared> {
-        if let Some(p) = self.prepared.get() {
-            return Ok(p);
+    pub fn prepared(&self) -> anyhow::Result<Rc<Prepared>> {
+        if let Some(p) = &*self.prepared.borrow() {
+            return Ok(Rc::clone(p));
         }
-        let prepared = Prepared::new(self)?;
-        Ok(self.prepared.get_or_init(|| prepared))
+        let prepared = Rc::new(Prepared::new(self)?);
+        *self.prepared.borrow_mut() = Some(Rc::clone(&prepared));
+        Ok(prepared)
+    }
+
+    /// Drops the converted context (it holds a copy of every configuration file): the render
+    /// calls this after each target, so it is not kept while the next targets render.
+    pub fn release_prepared(&self) {
+        self.prepared.borrow_mut().take();
     }
 }
 
