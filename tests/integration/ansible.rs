@@ -649,10 +649,20 @@ fn redis_rolls_replicas_first_from_the_live_primary_the_sentinels_name() {
         assert!(live.contains(want), "live_config.yml lacks {want}:\n{live}");
     }
     let failover = &project["roles/redis/tasks/failover.yml"];
-    let order = ["'min-replicas-to-write', '1000'", "'wait'", "'sentinel', 'failover'", "role:slave"];
+    // Fence, WAIT (after a replicated PUBLISH on the same connection), SENTINEL FAILOVER and the
+    // old primary following the new one: one task on the Sentinel's host, so writes are refused
+    // for the failover only, not for the seconds each Ansible task takes.
+    let order = [
+        "'CONFIG SET min-replicas-to-write 1000' 'PUBLISH tykgen:failover fenced'",
+        "\"WAIT $replicas 5000\" | redis",
+        "ask \"$sentinel\" sentinel failover \"$name\"",
+        "redis replicaof \"$new\" 6379",
+        "role:slave",
+    ];
     let at: Vec<usize> =
         order.iter().map(|w| failover.find(w).unwrap_or_else(|| panic!("no {w}:\n{failover}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "failover steps out of order:\n{failover}");
+    assert!(!failover[at[0]..at[3]].contains("- name:"), "the fenced steps are not one task:\n{failover}");
     assert!(failover.contains("  rescue:\n"), "a failed failover must lift the fence:\n{failover}");
     let vars = &project["inventory/host_vars/redis-2.yml"];
     assert!(vars.contains("tykgen_redis_nodes:\n  - \"redis-1\"\n  - \"redis-2\"\n  - \"redis-3\"\n"), "{vars}");
