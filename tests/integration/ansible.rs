@@ -656,7 +656,7 @@ fn redis_rolls_replicas_first_from_the_live_primary_the_sentinels_name() {
         "'CONFIG SET min-replicas-to-write 1000' 'PUBLISH tykgen:failover fenced'",
         "\"WAIT $replicas 5000\" | redis",
         "ask \"$sentinel\" sentinel failover \"$name\"",
-        "redis replicaof \"$new\" 6379",
+        "\"REPLICAOF $new 6379\" \"CONFIG SET min-replicas-to-write $min_replicas\" 'CONFIG REWRITE'",
         "role:slave",
     ];
     let at: Vec<usize> =
