@@ -16,7 +16,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DIR=${TYKGEN_HOSTS_DIR:-$ROOT/target/real-hosts}
-TYKGEN=$1
+# Absolute: the renders below run from inside the rendered project.
+TYKGEN=$(realpath "$1")
 PROFILE=$2
 shift 2
 WORK=$DIR/work-$PROFILE
