@@ -669,6 +669,39 @@ fn redis_rolls_replicas_first_from_the_live_primary_the_sentinels_name() {
     assert!(vars.contains("tykgen_redis_sentinels:\n  - \"sentinel-1\"\n"), "{vars}");
 }
 
+/// Redis Cluster: each node's live role comes from CLUSTER NODES (never its index), replicas
+/// roll first, and a master that must restart first has one of its replicas take over
+/// (CLUSTER FAILOVER, then role:master, its own role:slave and cluster_state:ok).
+#[test]
+fn redis_cluster_masters_hand_over_with_cluster_failover_before_they_restart() {
+    let project = project("redis-cluster");
+    let play = &project["playbooks/redis.yml"];
+    assert!(
+        play.contains("('live_primary' if redis_cluster_master else 'replica') if tykgen_part == 'cluster_node' and redis_cluster_answered"),
+        "{play}"
+    );
+    let discover = &project["roles/redis/tasks/live_primary.yml"];
+    assert!(discover.contains("'-p', '6379', 'cluster', 'nodes']"), "{discover}");
+    assert!(discover.contains("selectattr('2', 'search', '(^|,)myself(,|$)')"), "{discover}");
+    let live = &project["roles/redis/tasks/live_config.yml"];
+    assert!(live.contains("or tykgen_part == 'cluster_node' and redis_cluster_master | default(false)"), "{live}");
+    assert!(live.contains("redis_back_in_cluster.stdout is search('cluster_state:ok')"), "{live}");
+    let failover = &project["roles/redis/tasks/failover.yml"];
+    let cluster =
+        &failover[failover.find("- name: CLUSTER FAILOVER to a replica").expect("no CLUSTER FAILOVER block")..];
+    let order =
+        ["'cluster', 'failover'", "search('role:master')", "search('role:slave')", "search('cluster_state:ok')"];
+    let at: Vec<usize> =
+        order.iter().map(|w| cluster.find(w).unwrap_or_else(|| panic!("no {w}:\n{cluster}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "CLUSTER FAILOVER steps out of order:\n{cluster}");
+    assert!(cluster.contains("  rescue:\n"), "{cluster}");
+    // The restart itself comes after the hand-over.
+    assert!(
+        live.find("include_tasks: failover.yml") < live.find("- name: Redis restarted with the new settings"),
+        "{live}"
+    );
+}
+
 /// pg_hba.conf names clients by address (a CIDR), not by host name: checked by rendering the
 /// project's own template with the real ansible-core.
 #[test]
