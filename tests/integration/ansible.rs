@@ -702,6 +702,30 @@ fn redis_cluster_masters_hand_over_with_cluster_failover_before_they_restart() {
     );
 }
 
+/// A Redis package install or upgrade never starts or restarts the service by itself (dpkg's
+/// maintainer scripts would restart a live primary before its failover): policy-rc.d refuses
+/// service actions for the install only, and the restart comes in the rolling order.
+#[test]
+fn redis_package_upgrades_leave_the_restart_to_the_rolling_order() {
+    let project = project("production");
+    let install = &project["roles/redis/tasks/install.yml"];
+    let order = [
+        "check_mode: true\n  register: redis_package_plan",
+        "when: redis_install_due\n  block:",
+        "dest: /usr/sbin/policy-rc.d",
+        "exit 101",
+        "force: false",
+        "- name: Install Redis at the pinned version\n",
+        "  always:\n",
+        "path: /usr/sbin/policy-rc.d\n        state: absent\n      when: redis_policy_rc_ours | default(false)",
+    ];
+    let at: Vec<usize> =
+        order.iter().map(|w| install.find(w).unwrap_or_else(|| panic!("no {w}:\n{install}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "install steps out of order:\n{install}");
+    // The package's change is what restarts Redis, in live_config.yml (after a failover).
+    assert!(project["roles/redis/tasks/live_config.yml"].contains("or redis_package is changed"));
+}
+
 /// pg_hba.conf names clients by address (a CIDR), not by host name: checked by rendering the
 /// project's own template with the real ansible-core.
 #[test]
