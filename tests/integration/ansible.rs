@@ -409,6 +409,7 @@ const MAGIC_VARIABLES: &[&str] = &[
     "omit",
     "loop",
     "ansible_failed_result",
+    "ansible_play_hosts_all",
 ];
 
 /// Jinja words that are not variables.
@@ -695,6 +696,18 @@ fn redis_cluster_masters_hand_over_with_cluster_failover_before_they_restart() {
         order.iter().map(|w| cluster.find(w).unwrap_or_else(|| panic!("no {w}:\n{cluster}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "CLUSTER FAILOVER steps out of order:\n{cluster}");
     assert!(cluster.contains("  rescue:\n"), "{cluster}");
+    // A registered result outranks role vars: none may take the name of a variable the Cluster
+    // play gives its role (found on hosts: `register: redis_cluster_nodes` made the creation's
+    // loop a dict).
+    let cluster_play = &project["playbooks/redis_cluster.yml"];
+    for (name, text) in &project {
+        for reg in text.lines().filter_map(|l| l.trim().strip_prefix("register: ")) {
+            assert!(
+                !cluster_play.contains(&format!("        {reg}:")),
+                "{name} registers {reg}, a var of the Cluster play"
+            );
+        }
+    }
     // The restart itself comes after the hand-over.
     assert!(
         live.find("include_tasks: failover.yml") < live.find("- name: Redis restarted with the new settings"),
