@@ -1017,3 +1017,91 @@ fn every_host_firewall_is_a_ruleset_nft_accepts_with_one_set_per_group() {
     let redis_set = redis.split("set redis_v4 {").nth(1).and_then(|s| s.split('}').nth(1)).unwrap_or_default();
     assert!(!redis_set.contains(&address(own, "redis-1")), "redis-1 admits itself: {redis}");
 }
+
+/// The project's own Cluster tasks (`live_primary.yml`, `failover.yml`) on six real Redis
+/// Cluster nodes (127.0.27.1-6, plain text): every master hands its slots to a replica with
+/// CLUSTER FAILOVER, one at a time, and the Cluster stays `cluster_state:ok` with three masters,
+/// none of them an old one.
+#[test]
+fn cluster_masters_hand_over_on_real_redis_with_the_projects_tasks() {
+    use crate::data_tier::{Proc, claim_range, wait_for};
+    let Some(playbook) = tool("ansible-playbook", "pip install ansible-core (.ci/run)") else { return };
+    let Some(server) = tool("redis-server", "apt-get install redis-server (.ci/run)") else { return };
+    let Some(cli) = tool("redis-cli", "apt-get install redis-tools (.ci/run)") else { return };
+    let _range = claim_range(27);
+    let tmp = tempfile::tempdir().unwrap();
+    let project = render("redis-cluster", &tmp.path().join("out"));
+    let ip = |i: usize| format!("127.0.27.{i}");
+    let redis = |i: usize, args: &[&str]| {
+        let out = command(&cli).env("REDISCLI_AUTH", "pw").args(["-h", &ip(i), "-p", "6379"]).args(args).output();
+        String::from_utf8_lossy(&out.expect("redis-cli").stdout).into_owned()
+    };
+    let mut nodes: Vec<Proc> = Vec::new();
+    for i in 1..=6 {
+        let dir = tmp.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = format!(
+            "bind {a}\nport 6379\nrequirepass pw\nmasterauth pw\ndir {d}\nsave \"\"\nappendonly no\ncluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\ncluster-announce-ip {a}\ncluster-announce-hostname \"{a}\"\ncluster-preferred-endpoint-type hostname\n",
+            a = ip(i),
+            d = dir.display()
+        );
+        std::fs::write(dir.join("redis.conf"), conf).unwrap();
+        nodes.push(Proc::spawn("redis-server", command(&server).arg(dir.join("redis.conf")), &dir.join("log")));
+    }
+    for i in 1..=6 {
+        wait_for(&format!("node {i}"), Duration::from_secs(20), String::new, || {
+            if redis(i, &["ping"]).trim() == "PONG" { Ok(()) } else { Err("no PONG".into()) }
+        });
+    }
+    let addrs: Vec<String> = (1..=6).map(|i| format!("{}:6379", ip(i))).collect();
+    let out = run(
+        command(&cli).env("REDISCLI_AUTH", "pw").args(["--cluster", "create"]).args(&addrs).args([
+            "--cluster-replicas",
+            "1",
+            "--cluster-yes",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "cluster create: {}", text(&out));
+    let masters = || -> BTreeSet<String> {
+        redis(1, &["cluster", "nodes"])
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() > 8 && f[2].contains("master"))
+            .map(|f| f[1].split(':').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    wait_for("cluster_state:ok and 3 masters", Duration::from_secs(30), String::new, || {
+        if (1..=6).all(|i| redis(i, &["cluster", "info"]).contains("cluster_state:ok")) && masters().len() == 3 {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    });
+    let before = masters();
+    let inventory = tmp.path().join("addresses.yml");
+    let hosts: String = (1..=6).map(|i| format!("    redis-{i}: {{test_address: \"{}\"}}\n", ip(i))).collect();
+    std::fs::write(&inventory, format!("all:\n  hosts:\n{hosts}")).unwrap();
+    // The nodes announce their addresses as host names here (tykgen_host in the project). As in
+    // playbooks/redis.yml, the masters are the nodes that were masters before the round.
+    let play = "- hosts: redis-1:redis-2:redis-3:redis-4:redis-5:redis-6\n  gather_facts: false\n  tasks:\n    - ansible.builtin.set_fact:\n        tykgen_host: \"{{ test_address }}\"\n        tykgen_redis_cli: [timeout, \"10\", redis-cli]\n        vault_redis_password: pw\n        redis_new_lines: []\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: live_primary.yml\n    - ansible.builtin.set_fact:\n        test_was_master: \"{{ redis_cluster_master }}\"\n- hosts: redis-1:redis-2:redis-3:redis-4:redis-5:redis-6\n  gather_facts: false\n  serial: 1\n  tasks:\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: live_primary.yml\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: failover.yml\n      when: test_was_master and redis_cluster_master and redis_cluster_successors | length > 0\n";
+    std::fs::write(project.join("playbooks/zz-cluster.yml"), play).unwrap();
+    let out = run_locally(&playbook, &project, tmp.path(), &inventory, "playbooks/zz-cluster.yml", 400);
+    assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
+    // Node 1's view follows the last hand-over by gossip.
+    wait_for(
+        "three new masters, cluster_state:ok",
+        Duration::from_secs(30),
+        || text(&out),
+        || {
+            let after = masters();
+            let ok = (1..=6).all(|i| redis(i, &["cluster", "info"]).contains("cluster_state:ok"));
+            if after.len() == 3 && after.is_disjoint(&before) && ok {
+                Ok(())
+            } else {
+                Err(format!("before {before:?}, after {after:?}, cluster_state ok: {ok}"))
+            }
+        },
+    );
+    drop(nodes);
+}
