@@ -409,6 +409,7 @@ const MAGIC_VARIABLES: &[&str] = &[
     "omit",
     "loop",
     "ansible_failed_result",
+    "ansible_play_hosts_all",
 ];
 
 /// Jinja words that are not variables.
@@ -649,14 +650,93 @@ fn redis_rolls_replicas_first_from_the_live_primary_the_sentinels_name() {
         assert!(live.contains(want), "live_config.yml lacks {want}:\n{live}");
     }
     let failover = &project["roles/redis/tasks/failover.yml"];
-    let order = ["'min-replicas-to-write', '1000'", "'wait'", "'sentinel', 'failover'", "role:slave"];
+    // Fence, WAIT (after a replicated PUBLISH on the same connection), SENTINEL FAILOVER and the
+    // old primary following the new one: one task on the Sentinel's host, so writes are refused
+    // for the failover only, not for the seconds each Ansible task takes.
+    let order = [
+        "'CONFIG SET min-replicas-to-write 1000' 'PUBLISH tykgen:failover fenced'",
+        "\"WAIT $replicas 5000\" | redis",
+        "ask \"$sentinel\" sentinel failover \"$name\"",
+        "\"REPLICAOF $new 6379\" \"CONFIG SET min-replicas-to-write $min_replicas\" 'CONFIG REWRITE'",
+        "role:slave",
+    ];
     let at: Vec<usize> =
         order.iter().map(|w| failover.find(w).unwrap_or_else(|| panic!("no {w}:\n{failover}"))).collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "failover steps out of order:\n{failover}");
+    assert!(!failover[at[0]..at[3]].contains("- name:"), "the fenced steps are not one task:\n{failover}");
     assert!(failover.contains("  rescue:\n"), "a failed failover must lift the fence:\n{failover}");
     let vars = &project["inventory/host_vars/redis-2.yml"];
     assert!(vars.contains("tykgen_redis_nodes:\n  - \"redis-1\"\n  - \"redis-2\"\n  - \"redis-3\"\n"), "{vars}");
     assert!(vars.contains("tykgen_redis_sentinels:\n  - \"sentinel-1\"\n"), "{vars}");
+}
+
+/// Redis Cluster: each node's live role comes from CLUSTER NODES (never its index), replicas
+/// roll first, and a master that must restart first has one of its replicas take over
+/// (CLUSTER FAILOVER, then role:master, its own role:slave and cluster_state:ok).
+#[test]
+fn redis_cluster_masters_hand_over_with_cluster_failover_before_they_restart() {
+    let project = project("redis-cluster");
+    let play = &project["playbooks/redis.yml"];
+    assert!(
+        play.contains("('live_primary' if redis_cluster_master else 'replica') if tykgen_part == 'cluster_node' and redis_cluster_answered"),
+        "{play}"
+    );
+    let discover = &project["roles/redis/tasks/live_primary.yml"];
+    assert!(discover.contains("'-p', '6379', 'cluster', 'nodes']"), "{discover}");
+    assert!(discover.contains("selectattr('2', 'search', '(^|,)myself(,|$)')"), "{discover}");
+    let live = &project["roles/redis/tasks/live_config.yml"];
+    assert!(live.contains("or tykgen_part == 'cluster_node' and redis_cluster_master | default(false)"), "{live}");
+    assert!(live.contains("redis_back_in_cluster.stdout is search('cluster_state:ok')"), "{live}");
+    let failover = &project["roles/redis/tasks/failover.yml"];
+    let cluster =
+        &failover[failover.find("- name: CLUSTER FAILOVER to a replica").expect("no CLUSTER FAILOVER block")..];
+    let order =
+        ["'cluster', 'failover'", "search('role:master')", "search('role:slave')", "search('cluster_state:ok')"];
+    let at: Vec<usize> =
+        order.iter().map(|w| cluster.find(w).unwrap_or_else(|| panic!("no {w}:\n{cluster}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "CLUSTER FAILOVER steps out of order:\n{cluster}");
+    assert!(cluster.contains("  rescue:\n"), "{cluster}");
+    // A registered result outranks role vars: none may take the name of a variable the Cluster
+    // play gives its role (found on hosts: `register: redis_cluster_nodes` made the creation's
+    // loop a dict).
+    let cluster_play = &project["playbooks/redis_cluster.yml"];
+    for (name, text) in &project {
+        for reg in text.lines().filter_map(|l| l.trim().strip_prefix("register: ")) {
+            assert!(
+                !cluster_play.contains(&format!("        {reg}:")),
+                "{name} registers {reg}, a var of the Cluster play"
+            );
+        }
+    }
+    // The restart itself comes after the hand-over.
+    assert!(
+        live.find("include_tasks: failover.yml") < live.find("- name: Redis restarted with the new settings"),
+        "{live}"
+    );
+}
+
+/// A Redis package install or upgrade never starts or restarts the service by itself (dpkg's
+/// maintainer scripts would restart a live primary before its failover): policy-rc.d refuses
+/// service actions for the install only, and the restart comes in the rolling order.
+#[test]
+fn redis_package_upgrades_leave_the_restart_to_the_rolling_order() {
+    let project = project("production");
+    let install = &project["roles/redis/tasks/install.yml"];
+    let order = [
+        "check_mode: true\n  register: redis_package_plan",
+        "when: redis_install_due\n  block:",
+        "dest: /usr/sbin/policy-rc.d",
+        "exit 101",
+        "force: false",
+        "- name: Install Redis at the pinned version\n",
+        "  always:\n",
+        "path: /usr/sbin/policy-rc.d\n        state: absent\n      when: redis_policy_rc_ours | default(false)",
+    ];
+    let at: Vec<usize> =
+        order.iter().map(|w| install.find(w).unwrap_or_else(|| panic!("no {w}:\n{install}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "install steps out of order:\n{install}");
+    // The package's change is what restarts Redis, in live_config.yml (after a failover).
+    assert!(project["roles/redis/tasks/live_config.yml"].contains("or redis_package is changed"));
 }
 
 /// pg_hba.conf names clients by address (a CIDR), not by host name: checked by rendering the
@@ -936,4 +1016,92 @@ fn every_host_firewall_is_a_ruleset_nft_accepts_with_one_set_per_group() {
     let own = hosts.iter().position(|h| h.as_str() == "redis-1").unwrap();
     let redis_set = redis.split("set redis_v4 {").nth(1).and_then(|s| s.split('}').nth(1)).unwrap_or_default();
     assert!(!redis_set.contains(&address(own, "redis-1")), "redis-1 admits itself: {redis}");
+}
+
+/// The project's own Cluster tasks (`live_primary.yml`, `failover.yml`) on six real Redis
+/// Cluster nodes (127.0.27.1-6, plain text): every master hands its slots to a replica with
+/// CLUSTER FAILOVER, one at a time, and the Cluster stays `cluster_state:ok` with three masters,
+/// none of them an old one.
+#[test]
+fn cluster_masters_hand_over_on_real_redis_with_the_projects_tasks() {
+    use crate::data_tier::{Proc, claim_range, wait_for};
+    let Some(playbook) = tool("ansible-playbook", "pip install ansible-core (.ci/run)") else { return };
+    let Some(server) = tool("redis-server", "apt-get install redis-server (.ci/run)") else { return };
+    let Some(cli) = tool("redis-cli", "apt-get install redis-tools (.ci/run)") else { return };
+    let _range = claim_range(27);
+    let tmp = tempfile::tempdir().unwrap();
+    let project = render("redis-cluster", &tmp.path().join("out"));
+    let ip = |i: usize| format!("127.0.27.{i}");
+    let redis = |i: usize, args: &[&str]| {
+        let out = command(&cli).env("REDISCLI_AUTH", "pw").args(["-h", &ip(i), "-p", "6379"]).args(args).output();
+        String::from_utf8_lossy(&out.expect("redis-cli").stdout).into_owned()
+    };
+    let mut nodes: Vec<Proc> = Vec::new();
+    for i in 1..=6 {
+        let dir = tmp.path().join(format!("n{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = format!(
+            "bind {a}\nport 6379\nrequirepass pw\nmasterauth pw\ndir {d}\nsave \"\"\nappendonly no\ncluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 5000\ncluster-announce-ip {a}\ncluster-announce-hostname \"{a}\"\ncluster-preferred-endpoint-type hostname\n",
+            a = ip(i),
+            d = dir.display()
+        );
+        std::fs::write(dir.join("redis.conf"), conf).unwrap();
+        nodes.push(Proc::spawn("redis-server", command(&server).arg(dir.join("redis.conf")), &dir.join("log")));
+    }
+    for i in 1..=6 {
+        wait_for(&format!("node {i}"), Duration::from_secs(20), String::new, || {
+            if redis(i, &["ping"]).trim() == "PONG" { Ok(()) } else { Err("no PONG".into()) }
+        });
+    }
+    let addrs: Vec<String> = (1..=6).map(|i| format!("{}:6379", ip(i))).collect();
+    let out = run(
+        command(&cli).env("REDISCLI_AUTH", "pw").args(["--cluster", "create"]).args(&addrs).args([
+            "--cluster-replicas",
+            "1",
+            "--cluster-yes",
+        ]),
+        Duration::from_secs(60),
+    );
+    assert!(out.status.success(), "cluster create: {}", text(&out));
+    let masters = || -> BTreeSet<String> {
+        redis(1, &["cluster", "nodes"])
+            .lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .filter(|f| f.len() > 8 && f[2].contains("master"))
+            .map(|f| f[1].split(':').next().unwrap_or_default().to_owned())
+            .collect()
+    };
+    wait_for("cluster_state:ok and 3 masters", Duration::from_secs(30), String::new, || {
+        if (1..=6).all(|i| redis(i, &["cluster", "info"]).contains("cluster_state:ok")) && masters().len() == 3 {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    });
+    let before = masters();
+    let inventory = tmp.path().join("addresses.yml");
+    let hosts: String = (1..=6).map(|i| format!("    redis-{i}: {{test_address: \"{}\"}}\n", ip(i))).collect();
+    std::fs::write(&inventory, format!("all:\n  hosts:\n{hosts}")).unwrap();
+    // The nodes announce their addresses as host names here (tykgen_host in the project). As in
+    // playbooks/redis.yml, the masters are the nodes that were masters before the round.
+    let play = "- hosts: redis-1:redis-2:redis-3:redis-4:redis-5:redis-6\n  gather_facts: false\n  tasks:\n    - ansible.builtin.set_fact:\n        tykgen_host: \"{{ test_address }}\"\n        tykgen_redis_cli: [timeout, \"10\", redis-cli]\n        vault_redis_password: pw\n        redis_new_lines: []\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: live_primary.yml\n    - ansible.builtin.set_fact:\n        test_was_master: \"{{ redis_cluster_master }}\"\n- hosts: redis-1:redis-2:redis-3:redis-4:redis-5:redis-6\n  gather_facts: false\n  serial: 1\n  tasks:\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: live_primary.yml\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: failover.yml\n      when: test_was_master and redis_cluster_master and redis_cluster_successors | length > 0\n";
+    std::fs::write(project.join("playbooks/zz-cluster.yml"), play).unwrap();
+    let out = run_locally(&playbook, &project, tmp.path(), &inventory, "playbooks/zz-cluster.yml", 400);
+    assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
+    // Node 1's view follows the last hand-over by gossip.
+    wait_for(
+        "three new masters, cluster_state:ok",
+        Duration::from_secs(30),
+        || text(&out),
+        || {
+            let after = masters();
+            let ok = (1..=6).all(|i| redis(i, &["cluster", "info"]).contains("cluster_state:ok"));
+            if after.len() == 3 && after.is_disjoint(&before) && ok {
+                Ok(())
+            } else {
+                Err(format!("before {before:?}, after {after:?}, cluster_state ok: {ok}"))
+            }
+        },
+    );
+    drop(nodes);
 }

@@ -16,7 +16,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DIR=${TYKGEN_HOSTS_DIR:-$ROOT/target/real-hosts}
-TYKGEN=$1
+# Absolute: the renders below run from inside the rendered project.
+TYKGEN=$(realpath "$1")
 PROFILE=$2
 shift 2
 WORK=$DIR/work-$PROFILE
@@ -301,6 +302,134 @@ if [ "${#SENTINELS[@]}" -gt 0 ]; then
     playbook 6
     [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 6 (after the setting and the certificates) changed $CHANGED_TOTAL tasks"
     one_primary "after run 6"
+    settings "after run 6"
+    say "run 6: changed=0"
+fi
+# Redis Cluster nodes (cluster-enabled): the live roles from CLUSTER NODES, never the index.
+CLUSTER=()
+for h in "${REDIS[@]}"; do grep -q '^cluster-enabled yes$' "files/$h/redis.conf" && CLUSTER+=("$h"); done
+if [ "${#CLUSTER[@]}" -gt 0 ]; then
+    # machine HOSTNAME: the machine whose host name a node announces.
+    machine() { echo "${1%%.*}"; }
+    cnodes() { cli "${CLUSTER[0]}" -p 6379 cluster nodes; }
+    # Every node says cluster_state:ok; the masters are the nodes with slots, and every master
+    # has slots (an old master never comes back as a second owner).
+    cluster_ok() {
+        local h nodes masters empty
+        for h in "${CLUSTER[@]}"; do
+            cli "$h" -p 6379 cluster info | grep -q '^cluster_state:ok' || fail "$1: $h: cluster_state not ok"
+        done
+        nodes=$(cnodes)
+        masters=$(awk '$3 ~ /master/ && NF > 8' <<<"$nodes" | wc -l)
+        empty=$(awk '$3 ~ /master/ && NF == 8' <<<"$nodes" | wc -l)
+        [ "$empty" -eq 0 ] || fail "$1: $empty masters without slots: $nodes"
+        say "$1: cluster_state:ok on ${#CLUSTER[@]} nodes, $masters masters: $(awk '$3 ~ /master/ { split($2, a, ","); print a[2] }' <<<"$nodes" | sort | tr '\n' ' ')"
+    }
+    # One key per master's slots (CLUSTER KEYSLOT), so that every shard is written.
+    cluster_keys() {
+        local nodes n slot owner seen=" "
+        nodes=$(cnodes)
+        KEYS=()
+        for n in $(seq 0 300); do
+            slot=$(cli "${CLUSTER[0]}" -p 6379 cluster keyslot "tykgen:writes:$n")
+            owner=$(awk -v s="$slot" '$3 ~ /master/ { for (i = 9; i <= NF; i++) { n = split($i, r, "-"); if (n == 1) r[2] = r[1]; if (s + 0 >= r[1] + 0 && s + 0 <= r[2] + 0) print $1 } }' <<<"$nodes")
+            case $seen in *" $owner "*) continue ;; esac
+            seen="$seen$owner "
+            KEYS+=("tykgen:writes:$n")
+            [ "${#KEYS[@]}" -lt "$(awk '$3 ~ /master/ && NF > 8' <<<"$nodes" | wc -l)" ] || break
+        done
+    }
+    # A bounded cluster writer on the first node's host: each round SADDs the round's number to
+    # every key (redis-cli -c follows MOVED; a node that does not answer is retried on the next).
+    # One line a write: time, key, number, reply.
+    cwriter_start() {
+        local h=${CLUSTER[0]} hosts=() m
+        for m in "${CLUSTER[@]}"; do hosts+=("$m.$DOMAIN"); done
+        cluster_keys
+        for m in "${KEYS[@]}"; do cli "$h" -p 6379 -c del "$m" >/dev/null; done
+        rm -f "$DIR/run/$h/root/writer.stop"
+        on "$h" env RP="$(vault "$(hv "$h" tykgen_redis_password_variable)")" HOSTS="${hosts[*]}" KEYS="${KEYS[*]}" \
+            N=$((WRITES / ${#KEYS[@]})) bash -c '
+            tls=(--tls --cacert /etc/tykgen/tls/ca.crt --cert /etc/tykgen/tls/machine.crt --key /etc/tykgen/tls/machine.key)
+            end=$((SECONDS + 900))
+            for ((i = 1; i <= N && SECONDS < end; i++)); do
+                [ -e /root/writer.stop ] && break
+                for k in $KEYS; do
+                    r=none
+                    for n in $HOSTS; do
+                        r=$(REDISCLI_AUTH=$RP timeout 2 redis-cli "${tls[@]}" -c -h "$n" -p 6379 sadd "$k" "$i" 2>&1 | tail -n 1)
+                        [ "$r" = 1 ] && break
+                    done
+                    echo "$(date +%s.%N) $k $i ${r:-none}"
+                done
+                sleep 0.05
+            done' >"$WORK/writer-$1.log" 2>&1 &
+        WRITER=$!
+    }
+    # cwriter_stop N: per key (shard), the longest gap between acknowledged writes and the
+    # acknowledged writes the Cluster lacks now.
+    cwriter_stop() {
+        touch "$DIR/run/${CLUSTER[0]}/root/writer.stop"
+        wait "$WRITER" || true
+        local log=$WORK/writer-$1.log k acked gap worst=0 kept=0 lost=0 total=0 l
+        for k in "${KEYS[@]}"; do
+            acked=$(awk -v k="$k" '$2 == k && $4 == "1" { print $3 }' "$log" | sort)
+            gap=$(awk -v k="$k" '$2 == k && $4 == "1" { if (p) { d = $1 - p; if (d > m) m = d } p = $1 } END { printf "%.2f", m }' "$log")
+            awk -v g="$gap" -v w="$worst" 'BEGIN { exit !(g > w) }' && worst=$gap
+            cli "${CLUSTER[0]}" -p 6379 -c smembers "$k" | sort >"$WORK/writer-$1.$k.kept"
+            total=$((total + $(echo "$acked" | grep -c . || true)))
+            kept=$((kept + $(comm -12 <(echo "$acked") "$WORK/writer-$1.$k.kept" | grep -c . || true)))
+            l=$(comm -23 <(echo "$acked") "$WORK/writer-$1.$k.kept" | grep -c . || true)
+            lost=$((lost + l))
+            say "writer during run $1, key $k: longest gap ${gap} s, lost $l"
+        done
+        say "writer during run $1: $(wc -l <"$log") writes to ${#KEYS[@]} shards, $total acknowledged, longest gap ${worst} s, kept $kept, lost $lost; errors: $(awk '$4 != "1" { print $4 }' "$log" | sort | uniq -c | tr '\n' ' ' | tr -s ' ')"
+        [ "$lost" -eq 0 ] || fail "run $1: $lost acknowledged writes lost"
+        awk -v g="$worst" 'BEGIN { exit !(g <= 2) }' || say "run $1: WARNING: longest write gap $worst s > 2 s"
+    }
+
+    cluster_ok "after run 2"
+    # CLUSTER FAILOVER by hand on a replica: the next run leaves the promoted node a master.
+    replica=$(machine "$(awk '$3 ~ /slave/ { split($2, a, ","); print a[2]; exit }' <<<"$(cnodes)")")
+    [ -n "$replica" ] || fail "no Cluster replica in CLUSTER NODES"
+    [ "$(cli "$replica" -p 6379 cluster failover)" = OK ] || fail "CLUSTER FAILOVER on $replica refused"
+    for _ in $(seq 1 60); do cli "$replica" -p 6379 info replication | grep -q '^role:master' && break; sleep 1; done
+    cli "$replica" -p 6379 info replication | grep -q '^role:master' || fail "CLUSTER FAILOVER: $replica is not a master after 60 s"
+    for _ in $(seq 1 30); do (cluster_ok "after CLUSTER FAILOVER") >/dev/null 2>&1 && break; sleep 1; done
+    cluster_ok "after CLUSTER FAILOVER on $replica"
+    playbook 3
+    [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 3 (after CLUSTER FAILOVER) changed $CHANGED_TOTAL tasks"
+    cli "$replica" -p 6379 info replication | grep -q '^role:master' || fail "run 3 demoted $replica"
+    cluster_ok "after run 3"
+    settings "after run 3"
+    say "run 3 (after CLUSTER FAILOVER): changed=0, $replica still a master"
+
+    MAXCLIENTS=$((MAXCLIENTS + 1))
+    "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS >"$WORK/render-4.log" 2>&1 || fail "re-render"
+    cwriter_start 4
+    playbook 4
+    sleep 3
+    cwriter_stop 4
+    cluster_ok "after run 4"
+    settings "after run 4"
+
+    for m in "${CLUSTER[@]}"; do
+        openssl x509 -req -in "tls/$m/machine.csr" -CA tls/ca.crt -CAkey tls/ca.key -CAcreateserial -days 3 \
+            -extfile "tls/$m/ext" -out "tls/$m/machine.crt" >/dev/null 2>&1
+        cat "tls/$m/machine.crt" "tls/$m/machine.key" >"tls/$m/machine.pem"
+    done
+    before=$(awk '$3 ~ /master/ { split($2, a, ","); print a[2] }' <<<"$(cnodes)" | sort | tr '\n' ' ')
+    cwriter_start 5
+    playbook 5
+    sleep 3
+    cwriter_stop 5
+    cluster_ok "after run 5"
+    settings "after run 5"
+    say "run 5 (re-issued certificates): masters $before-> $(awk '$3 ~ /master/ { split($2, a, ","); print a[2] }' <<<"$(cnodes)" | sort | tr '\n' ' ')"
+
+    playbook 6
+    [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 6 (after the setting and the certificates) changed $CHANGED_TOTAL tasks"
+    cluster_ok "after run 6"
     settings "after run 6"
     say "run 6: changed=0"
 fi
