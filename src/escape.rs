@@ -17,10 +17,7 @@ pub type EscapeFn = fn(&str, &mut dyn Write) -> io::Result<()>;
 
 /// Runs a streaming escaper into a `String`.
 fn to_string(escaper: EscapeFn, input: &str) -> io::Result<String> {
-    let mut out = Vec::with_capacity(input.len() + 8);
-    escaper(input, &mut out)?;
-    // Escapers only ever write whole UTF-8 characters or ASCII escape sequences.
-    String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    literal(escaper, "", input, "")
 }
 
 /// Copies `input` to `out`, replacing each character for which `replace` (given the character
@@ -33,6 +30,7 @@ pub fn literal(escaper: EscapeFn, open: &str, input: &str, close: &str) -> io::R
     out.extend_from_slice(open.as_bytes());
     escaper(input, &mut out)?;
     out.extend_from_slice(close.as_bytes());
+    // Escapers only ever write whole UTF-8 characters or ASCII escape sequences.
     String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
@@ -53,6 +51,18 @@ fn escape_with(
     out.write_all(&input.as_bytes()[start..])
 }
 
+/// The backslash escapes HCL, YAML and `redis.conf` quoted strings share: `\\ \" \n \r \t`.
+fn backslashed(c: char) -> Option<Cow<'static, str>> {
+    match c {
+        '\\' => Some("\\\\".into()),
+        '"' => Some("\\\"".into()),
+        '\n' => Some("\\n".into()),
+        '\r' => Some("\\r".into()),
+        '\t' => Some("\\t".into()),
+        _ => None,
+    }
+}
+
 fn invalid(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, what.to_owned())
 }
@@ -64,17 +74,12 @@ fn invalid(what: &str) -> io::Error {
 /// instead of live interpolation or directives.
 pub fn hcl(input: &str, out: &mut dyn Write) -> io::Result<()> {
     escape_with(input, out, |c, rest| {
-        Ok(match c {
-            '\\' => Some("\\\\".into()),
-            '"' => Some("\\\"".into()),
-            '\n' => Some("\\n".into()),
-            '\r' => Some("\\r".into()),
-            '\t' => Some("\\t".into()),
+        Ok(backslashed(c).or_else(|| match c {
             '$' if rest.starts_with('{') => Some("$$".into()),
             '%' if rest.starts_with('{') => Some("%%".into()),
             c if c.is_control() => Some(format!("\\u{:04X}", u32::from(c)).into()),
             _ => None,
-        })
+        }))
     })
 }
 
@@ -95,15 +100,10 @@ fn yaml_needs_unicode_escape(c: char) -> bool {
 /// fold raw U+0085/U+2028/U+2029 as line breaks.
 pub fn yaml_dq(input: &str, out: &mut dyn Write) -> io::Result<()> {
     escape_with(input, out, |c, _| {
-        Ok(match c {
-            '\\' => Some("\\\\".into()),
-            '"' => Some("\\\"".into()),
-            '\n' => Some("\\n".into()),
-            '\r' => Some("\\r".into()),
-            '\t' => Some("\\t".into()),
+        Ok(backslashed(c).or_else(|| match c {
             c if yaml_needs_unicode_escape(c) => Some(format!("\\u{:04X}", u32::from(c)).into()),
             _ => None,
-        })
+        }))
     })
 }
 
@@ -133,15 +133,10 @@ pub fn compose_string(input: &str) -> String {
 /// are: `sdssplitargs` copies any byte that is not `\` or `"` verbatim.
 pub fn redis_conf(input: &str, out: &mut dyn Write) -> io::Result<()> {
     escape_with(input, out, |c, _| {
-        Ok(match c {
-            '\\' => Some("\\\\".into()),
-            '"' => Some("\\\"".into()),
-            '\n' => Some("\\n".into()),
-            '\r' => Some("\\r".into()),
-            '\t' => Some("\\t".into()),
+        Ok(backslashed(c).or_else(|| match c {
             '\0'..='\u{1F}' | '\u{7F}' => Some(format!("\\x{:02x}", u32::from(c)).into()),
             _ => None,
-        })
+        }))
     })
 }
 

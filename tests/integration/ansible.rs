@@ -65,12 +65,15 @@ fn run_locally(
     project: &Path,
     home: &Path,
     addresses: &Path,
-    play: &str,
+    (name, yaml): (&str, &str),
     timeout_secs: u64,
 ) -> std::process::Output {
+    // A test's own play, beside the project's playbooks (so `playbook_dir` and the roles resolve).
+    let play = format!("playbooks/{name}");
+    std::fs::write(project.join(&play), yaml).unwrap();
     let args = ["-i", "inventory/hosts.yml", "-i", addresses.to_str().unwrap(), "-e", "ansible_connection=local"];
     let mut cmd = ansible(playbook, project, home);
-    cmd.args(args).args(["-e", "ansible_python_interpreter={{ ansible_playbook_python }}", play]);
+    cmd.args(args).args(["-e", "ansible_python_interpreter={{ ansible_playbook_python }}", &play]);
     run(&mut cmd, Duration::from_secs(timeout_secs))
 }
 
@@ -755,16 +758,11 @@ fn pg_hba_names_clients_by_cidr_from_the_inventory_addresses() {
     )
     .unwrap();
     let out_file = tmp.path().join("pg_hba.conf");
-    let play = project.join("playbooks/zz-hba.yml");
-    std::fs::write(
-        &play,
-        format!(
-            "- hosts: postgres-1\n  gather_facts: false\n  tasks:\n    - ansible.builtin.copy:\n        content: \"{{{{ lookup('ansible.builtin.template', playbook_dir ~ '/../roles/common/templates/by_address.j2') }}}}\"\n        dest: {}\n        mode: \"0600\"\n      delegate_to: localhost\n      vars:\n        item: \"{{{{ tykgen_files | selectattr('by_address') | first }}}}\"\n",
-            out_file.display()
-        ),
-    )
-    .unwrap();
-    let out = run_locally(&playbook, &project, tmp.path(), &inventory, "playbooks/zz-hba.yml", 180);
+    let play = format!(
+        "- hosts: postgres-1\n  gather_facts: false\n  tasks:\n    - ansible.builtin.copy:\n        content: \"{{{{ lookup('ansible.builtin.template', playbook_dir ~ '/../roles/common/templates/by_address.j2') }}}}\"\n        dest: {}\n        mode: \"0600\"\n      delegate_to: localhost\n      vars:\n        item: \"{{{{ tykgen_files | selectattr('by_address') | first }}}}\"\n",
+        out_file.display()
+    );
+    let out = run_locally(&playbook, &project, tmp.path(), &inventory, ("zz-hba.yml", &play), 180);
     assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
     let hba = std::fs::read_to_string(&out_file).unwrap();
     assert!(hba.contains("tyk  192.0.2.5/32  scram-sha-256\n"), "{hba}");
@@ -990,16 +988,11 @@ fn every_host_firewall_is_a_ruleset_nft_accepts_with_one_set_per_group() {
     std::fs::write(&addresses, inventory).unwrap();
     let rules = tmp.path().join("rules");
     std::fs::create_dir(&rules).unwrap();
-    let play = project.join("playbooks/zz-firewall.yml");
-    std::fs::write(
-        &play,
-        format!(
-            "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.template:\n        src: \"{{{{ playbook_dir }}}}/../roles/common/templates/firewall.nft.j2\"\n        dest: \"{}/{{{{ inventory_hostname }}}}.nft\"\n        mode: \"0600\"\n      delegate_to: localhost\n",
-            rules.display()
-        ),
-    )
-    .unwrap();
-    let out = run_locally(&playbook, &project, tmp.path(), &addresses, "playbooks/zz-firewall.yml", 300);
+    let play = format!(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - ansible.builtin.template:\n        src: \"{{{{ playbook_dir }}}}/../roles/common/templates/firewall.nft.j2\"\n        dest: \"{}/{{{{ inventory_hostname }}}}.nft\"\n        mode: \"0600\"\n      delegate_to: localhost\n",
+        rules.display()
+    );
+    let out = run_locally(&playbook, &project, tmp.path(), &addresses, ("zz-firewall.yml", &play), 300);
     assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
     for h in &hosts {
         let file = rules.join(format!("{h}.nft"));
@@ -1085,8 +1078,7 @@ fn cluster_masters_hand_over_on_real_redis_with_the_projects_tasks() {
     // The nodes announce their addresses as host names here (tykgen_host in the project). As in
     // playbooks/redis.yml, the masters are the nodes that were masters before the round.
     let play = "- hosts: redis-1:redis-2:redis-3:redis-4:redis-5:redis-6\n  gather_facts: false\n  tasks:\n    - ansible.builtin.set_fact:\n        tykgen_host: \"{{ test_address }}\"\n        tykgen_redis_cli: [timeout, \"10\", redis-cli]\n        vault_redis_password: pw\n        redis_new_lines: []\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: live_primary.yml\n    - ansible.builtin.set_fact:\n        test_was_master: \"{{ redis_cluster_master }}\"\n- hosts: redis-1:redis-2:redis-3:redis-4:redis-5:redis-6\n  gather_facts: false\n  serial: 1\n  tasks:\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: live_primary.yml\n    - ansible.builtin.include_role:\n        name: redis\n        tasks_from: failover.yml\n      when: test_was_master and redis_cluster_master and redis_cluster_successors | length > 0\n";
-    std::fs::write(project.join("playbooks/zz-cluster.yml"), play).unwrap();
-    let out = run_locally(&playbook, &project, tmp.path(), &inventory, "playbooks/zz-cluster.yml", 400);
+    let out = run_locally(&playbook, &project, tmp.path(), &inventory, ("zz-cluster.yml", play), 400);
     assert!(out.status.success(), "ansible-playbook failed:\n{}", text(&out));
     // Node 1's view follows the last hand-over by gossip.
     wait_for(

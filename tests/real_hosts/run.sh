@@ -133,6 +133,16 @@ cli() {
 }
 
 # Effective settings equal the profile's: maxclients (CONFIG GET) and the unit's LimitNOFILE.
+# Re-issues the TLS certificates of MACHINES from their kept requests (a change that needs a restart).
+reissue_certs() {
+    local m
+    for m in "$@"; do
+        openssl x509 -req -in "tls/$m/machine.csr" -CA tls/ca.crt -CAkey tls/ca.key -CAcreateserial -days 3 \
+            -extfile "tls/$m/ext" -out "tls/$m/machine.crt" >/dev/null 2>&1
+        cat "tls/$m/machine.crt" "tls/$m/machine.key" >"tls/$m/machine.pem"
+    done
+}
+
 settings() {
     local h want got nofile
     for h in "${DATA[@]}"; do
@@ -284,11 +294,7 @@ if [ "${#SENTINELS[@]}" -gt 0 ]; then
 
     # A change that needs a restart (re-issued TLS certificates of the Redis servers) while the
     # writer writes: the replicas restart one at a time, the primary fails over first.
-    for m in "${REDIS[@]}"; do
-        openssl x509 -req -in "tls/$m/machine.csr" -CA tls/ca.crt -CAkey tls/ca.key -CAcreateserial -days 3 \
-            -extfile "tls/$m/ext" -out "tls/$m/machine.crt" >/dev/null 2>&1
-        cat "tls/$m/machine.crt" "tls/$m/machine.key" >"tls/$m/machine.pem"
-    done
+    reissue_certs "${REDIS[@]}"
     before=$(named_primary)
     writer_start 5
     playbook 5
@@ -413,11 +419,7 @@ if [ "${#CLUSTER[@]}" -gt 0 ]; then
     cluster_ok "after run 4"
     settings "after run 4"
 
-    for m in "${CLUSTER[@]}"; do
-        openssl x509 -req -in "tls/$m/machine.csr" -CA tls/ca.crt -CAkey tls/ca.key -CAcreateserial -days 3 \
-            -extfile "tls/$m/ext" -out "tls/$m/machine.crt" >/dev/null 2>&1
-        cat "tls/$m/machine.crt" "tls/$m/machine.key" >"tls/$m/machine.pem"
-    done
+    reissue_certs "${CLUSTER[@]}"
     before=$(awk '$3 ~ /master/ { split($2, a, ","); print a[2] }' <<<"$(cnodes)" | sort | tr '\n' ' ')
     cwriter_start 5
     playbook 5
