@@ -772,6 +772,68 @@ fn pg_hba_names_clients_by_cidr_from_the_inventory_addresses() {
     assert!(rules.clone().all(|l| !l.contains(".tyk.internal")), "{hba}");
 }
 
+/// `/etc/hosts` (here a copy): one block with every machine that has an IP address, lines that
+/// name a machine otherwise removed (Debian's `127.0.1.1 <fqdn> <name>`: getaddrinfo returns
+/// every match), the rest kept; a second run changes nothing. Run by the real ansible-core.
+#[test]
+fn etc_hosts_names_every_machine_once_at_its_address() {
+    let Some(playbook) = tool("ansible-playbook", "pip install ansible-core (.ci/run)") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let project = render("production", &tmp.path().join("out"));
+    // Every machine has an address, as the pre-flight play demands: IPv4, one IPv6, one DNS name.
+    let loaded = tykgen::profile::load(&Input { profile: Some("production".into()), ..Input::default() }).unwrap();
+    let mut addresses = String::from("all:\n  hosts:\n");
+    for (i, m) in tykgen::topology::build(&loaded.profile).machines.iter().enumerate() {
+        let address = match m.name.as_str() {
+            "pump-1" => "\"2001:db8::7\"".to_owned(),
+            "dashboard-1" => "dash.example.com".to_owned(),
+            "redis-1" => "192.0.2.11".to_owned(),
+            "redis-2" => "192.0.2.12".to_owned(),
+            _ => format!("192.0.2.{}", 100 + i),
+        };
+        addresses.push_str(&format!("    {}: {{ansible_host: {address}}}\n", m.name));
+    }
+    let inventory = tmp.path().join("addresses.yml");
+    std::fs::write(&inventory, addresses).unwrap();
+    let hosts = tmp.path().join("hosts");
+    let before = "127.0.0.1\tlocalhost\n127.0.1.1\tredis-1.tyk.internal redis-1\n# 10.9.9.9 redis-2.tyk.internal was here\n10.0.0.5 redis-2.tyk.internal\n192.0.2.11 redis-1.tyk.internal.example other\n";
+    std::fs::write(&hosts, before).unwrap();
+    let play = format!(
+        "- hosts: redis-1\n  gather_facts: false\n  tasks:\n    - ansible.builtin.include_role:\n        name: common\n        tasks_from: hosts.yml\n      vars:\n        common_etc_hosts_file: {}\n",
+        hosts.display()
+    );
+    for run in 1..=2 {
+        let out = run_locally(&playbook, &project, tmp.path(), &inventory, ("zz-hosts.yml", &play), 180);
+        assert!(out.status.success(), "run {run}: ansible-playbook failed:\n{}", text(&out));
+        let changed = text(&out).lines().find(|l| l.starts_with("redis-1 ")).unwrap_or_default().to_owned();
+        assert_eq!(changed.contains("changed=0"), run == 2, "run {run}: {changed}");
+    }
+    let after = std::fs::read_to_string(&hosts).unwrap();
+    let block: Vec<&str> = after
+        .lines()
+        .skip_while(|l| !l.starts_with("# BEGIN machines of the Tyk stack production (tykgen)"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("# END "))
+        .collect();
+    assert!(block.contains(&"192.0.2.11 redis-1.tyk.internal redis-1"), "{after}");
+    assert!(block.contains(&"192.0.2.12 redis-2.tyk.internal redis-2"), "{after}");
+    assert!(block.contains(&"2001:db8::7 pump-1.tyk.internal pump-1"), "{after}");
+    assert!(
+        !after.contains("dash.example.com") && !after.contains("dashboard-1"),
+        "a host name is no address:\n{after}"
+    );
+    for kept in [
+        "127.0.0.1\tlocalhost\n",
+        "# 10.9.9.9 redis-2.tyk.internal was here\n",
+        "192.0.2.11 redis-1.tyk.internal.example other\n",
+    ] {
+        assert!(after.contains(kept), "lost {kept:?}:\n{after}");
+    }
+    for gone in ["127.0.1.1", "10.0.0.5"] {
+        assert!(!after.contains(gone), "{gone} still names a machine:\n{after}");
+    }
+}
+
 #[test]
 fn data_tier_machines_mount_their_data_volume_before_the_server_starts() {
     for profile in builtins() {
