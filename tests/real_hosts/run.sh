@@ -223,13 +223,6 @@ writer_stop() {
     awk -v g="$gap" 'BEGIN { exit !(g <= 2) }' || say "run $1: WARNING: longest write gap $gap s > 2 s"
 }
 
-playbook 1
-settings "after run 1"
-playbook 2
-settings "after run 2"
-[ "$CHANGED_TOTAL" -eq 0 ] || fail "run 2 changed $CHANGED_TOTAL tasks (log: $WORK/run-2.log)"
-say "run 2: changed=0 on every host"
-
 PG=()
 for h in "${DATA[@]}"; do [ -f "files/$h/postgresql.conf" ] && PG+=("$h"); done
 psql_on() {
@@ -237,6 +230,43 @@ psql_on() {
     shift
     on "$h" runuser -u postgres -- psql -X -At -c "$@"
 }
+# A setting PostgreSQL reloads (log_min_duration_statement), changed through a template override
+# (--templates) for the next re-render; pg_change_verify then checks that the value is live and
+# pg_postmaster_start_time unchanged (a reload, no restart). Later renders keep the override.
+declare -A PG_START
+pg_change() {
+    local h
+    for h in "${PG[@]}"; do PG_START[$h]=$(psql_on "$h" "SELECT pg_postmaster_start_time()"); done
+    mkdir -p "$WORK/templates/config"
+    sed 's/^log_min_duration_statement = 1000$/log_min_duration_statement = 500/' "$ROOT/templates/config/postgresql.conf.tera" \
+        >"$WORK/templates/config/postgresql.conf.tera"
+    RENDER+=(--templates "$WORK/templates")
+}
+pg_change_verify() {
+    local h
+    for h in "${PG[@]}"; do
+        [ "$(psql_on "$h" "SHOW log_min_duration_statement")" = 500ms ] || fail "$h: log_min_duration_statement not 500ms"
+        [ "$(psql_on "$h" "SELECT pg_postmaster_start_time()")" = "${PG_START[$h]}" ] || fail "$h: PostgreSQL restarted"
+    done
+    say "run $1: log_min_duration_statement = 500ms on every PostgreSQL member, pg_postmaster_start_time unchanged (reload, no restart)"
+}
+
+# A failover to test: Sentinels, or Redis Cluster nodes.
+FAILOVER=
+[ "${#SENTINELS[@]}" -gt 0 ] && FAILOVER=sentinel
+for h in "${REDIS[@]}"; do grep -q '^cluster-enabled yes$' "files/$h/redis.conf" && FAILOVER=cluster; done
+
+playbook 1
+settings "after run 1"
+# TYKGEN_HOSTS_MODE=ci leaves run 2 out when a failover follows: run 3, after the failover, is then
+# the second run, and it must change nothing all the same.
+if [ "${TYKGEN_HOSTS_MODE:-full}" != ci ] || [ -z "$FAILOVER" ]; then
+    playbook 2
+    settings "after run 2"
+    [ "$CHANGED_TOTAL" -eq 0 ] || fail "run 2 changed $CHANGED_TOTAL tasks (log: $WORK/run-2.log)"
+    say "run 2: changed=0 on every host"
+fi
+
 if [ "${#PG[@]}" -gt 0 ]; then
     # pg_hba.conf names the clients by address (CIDR), not by host name.
     for h in "${PG[@]}"; do
@@ -245,27 +275,18 @@ if [ "${#PG[@]}" -gt 0 ]; then
         ! on "$h" grep -E '^host.*\.'"$DOMAIN" "$hba" || fail "$h: $hba names a host"
     done
     say "pg_hba.conf names clients by /32 address on every PostgreSQL member"
-    # A setting PostgreSQL reloads (log_min_duration_statement), changed through a template
-    # override (--templates): a reload, no restart.
-    declare -A PG_START
-    for h in "${PG[@]}"; do PG_START[$h]=$(psql_on "$h" "SELECT pg_postmaster_start_time()"); done
-    mkdir -p "$WORK/templates/config"
-    sed 's/^log_min_duration_statement = 1000$/log_min_duration_statement = 500/' "$ROOT/templates/config/postgresql.conf.tera" \
-        >"$WORK/templates/config/postgresql.conf.tera"
-    "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS --templates "$WORK/templates" >"$WORK/render-pg.log" 2>&1 ||
-        fail "re-render (PostgreSQL setting): $(tail -n 5 "$WORK/render-pg.log")"
-    playbook pg
-    for h in "${PG[@]}"; do
-        [ "$(psql_on "$h" "SHOW log_min_duration_statement")" = 500ms ] || fail "$h: log_min_duration_statement not 500ms"
-        [ "$(psql_on "$h" "SELECT pg_postmaster_start_time()")" = "${PG_START[$h]}" ] || fail "$h: PostgreSQL restarted"
-    done
-    say "run pg: log_min_duration_statement = 500ms on every member, pg_postmaster_start_time unchanged (reload, no restart)"
-    # Later renders keep the override.
-    RENDER+=(--templates "$WORK/templates")
+    if [ -z "$FAILOVER" ]; then
+        # With no Redis change to come (run 4), the PostgreSQL change has a run of its own.
+        pg_change
+        "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS >"$WORK/render-pg.log" 2>&1 ||
+            fail "re-render (PostgreSQL setting): $(tail -n 5 "$WORK/render-pg.log")"
+        playbook pg
+        pg_change_verify pg
+    fi
 fi
 
 if [ "${#SENTINELS[@]}" -gt 0 ]; then
-    one_primary "after run 2"
+    one_primary "before the failover"
     # A failover by hand: the next run leaves the promoted primary alone.
     before=$(named_primary)
     scli "${SENTINELS[0]}" sentinel failover "$(master_name)" >/dev/null
@@ -282,13 +303,16 @@ if [ "${#SENTINELS[@]}" -gt 0 ]; then
     settings "after run 3"
     say "run 3 (after SENTINEL FAILOVER): changed=0, $promoted still primary"
 
-    # One changed Redis setting (maxclients, runtime) while the writer writes.
+    # One changed Redis setting (maxclients, runtime) while the writer writes; the same re-render
+    # changes a PostgreSQL setting (a reload, checked after the run).
     MAXCLIENTS=$((MAXCLIENTS + 1))
+    [ "${#PG[@]}" -eq 0 ] || pg_change
     "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS >"$WORK/render-4.log" 2>&1 || fail "re-render"
     writer_start 4
     playbook 4
     sleep 3
     writer_stop 4
+    [ "${#PG[@]}" -eq 0 ] || pg_change_verify 4
     one_primary "after run 4"
     settings "after run 4"
 
@@ -394,7 +418,7 @@ if [ "${#CLUSTER[@]}" -gt 0 ]; then
         awk -v g="$worst" 'BEGIN { exit !(g <= 2) }' || say "run $1: WARNING: longest write gap $worst s > 2 s"
     }
 
-    cluster_ok "after run 2"
+    cluster_ok "before the failover"
     # CLUSTER FAILOVER by hand on a replica: the next run leaves the promoted node a master.
     replica=$(machine "$(awk '$3 ~ /slave/ { split($2, a, ","); print a[2]; exit }' <<<"$(cnodes)")")
     [ -n "$replica" ] || fail "no Cluster replica in CLUSTER NODES"
@@ -410,12 +434,15 @@ if [ "${#CLUSTER[@]}" -gt 0 ]; then
     settings "after run 3"
     say "run 3 (after CLUSTER FAILOVER): changed=0, $replica still a master"
 
+    # The same re-render changes a PostgreSQL setting (a reload, checked after the run).
     MAXCLIENTS=$((MAXCLIENTS + 1))
+    [ "${#PG[@]}" -eq 0 ] || pg_change
     "${RENDER[@]}" --set redis.maxclients=$MAXCLIENTS >"$WORK/render-4.log" 2>&1 || fail "re-render"
     cwriter_start 4
     playbook 4
     sleep 3
     cwriter_stop 4
+    [ "${#PG[@]}" -eq 0 ] || pg_change_verify 4
     cluster_ok "after run 4"
     settings "after run 4"
 
