@@ -6,7 +6,8 @@
 //! It needs root, debootstrap, systemd-container and the PyPI `ansible` package in
 //! `target/real-hosts/venv` (`bash .ci/run install` installs them); without them it prints one
 //! `skipping:` line, and fails under `TYKGEN_REQUIRE_TOOLS=1`. `TYKGEN_REAL_HOSTS=0` skips it.
-//! By default it runs `production` in the harness's `ci` mode (about 20 minutes on 2 cores);
+//! By default it runs `production` in the harness's `ci` mode (runs 1, 3, 4 and 5: under 20
+//! minutes on 2 cores);
 //! `TYKGEN_REAL_HOSTS=all` runs every scenario of `production` and of `redis-cluster` (about
 //! 25 minutes each).
 
@@ -62,9 +63,13 @@ fn harness(profile: &str, mode: &str, hosts_only: Option<&str>, args: &[&str]) -
     if let Some(only) = hosts_only {
         cmd.env("TYKGEN_HOSTS_ONLY", only);
     }
+    let start = std::time::Instant::now();
     let out = run(&mut cmd, Duration::from_secs(45 * 60));
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    text.push_str(&format!("real-hosts {profile}: {mode} mode, {} s in all\n", start.elapsed().as_secs()));
     eprintln!("{text}");
+    // The figures for the CI log (.ci/run prints them): libtest shows no output of a passing test.
+    let _ = std::fs::write(repo_root().join(format!("target/real-hosts/report-{profile}.txt")), &text);
     assert!(out.status.success(), "the real-host harness failed on {profile}:\n{text}");
     assert!(text.contains(&format!("real-hosts {profile}: PASSED")), "{text}");
     text
@@ -80,13 +85,16 @@ fn production_data_tier_converges_stays_put_and_rolls_changes_without_losing_wri
         return;
     }
     let text = harness("production", mode, None, &[]);
-    for step in [
+    let mut steps = vec![
         "run 3 (after SENTINEL FAILOVER): changed=0",
         "run 4: log_min_duration_statement = 500ms",
         "writer during run 4:",
         "writer during run 5:",
-        "run 6: changed=0",
-    ] {
+    ];
+    if mode == "full" {
+        steps.extend(["run 2: changed=0", "run 6: changed=0"]);
+    }
+    for step in steps {
         assert!(text.contains(step), "no `{step}` in the report:\n{text}");
     }
 }
