@@ -657,6 +657,34 @@ pub fn lint_sources(templates: &[(String, String)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Item {
+        #[serde(serialize_with = "shared")]
+        deps: Vec<String>,
+        #[serde(serialize_with = "shared")]
+        port: serde_json::Value,
+    }
+
+    #[test]
+    fn shared_fields_share_equal_values_only_when_exactly_equal() {
+        let long = "a string longer than twenty-one bytes".to_owned();
+        let items = [
+            Item { deps: vec![long.clone()], port: serde_json::json!(1) },
+            Item { deps: vec![long.clone()], port: serde_json::json!(1.0) },
+        ];
+        let values = sharing(|| tera::Value::try_from_serializable(&items)).unwrap();
+        let items_v = values.as_array().unwrap();
+        let deps = |i: usize| items_v[i].as_map().unwrap().get(&tera::value::Key::Str("deps")).unwrap().clone();
+        let port = |i: usize| items_v[i].as_map().unwrap().get(&tera::value::Key::Str("port")).unwrap().clone();
+        // The same array, once: both items point at one allocation.
+        assert!(std::ptr::eq(deps(0).as_array().unwrap().as_ptr(), deps(1).as_array().unwrap().as_ptr()));
+        // `1` and `1.0` are equal to Tera, not to sharing: each keeps its kind.
+        assert_eq!(port(0).kind(), tera::value::ValueKind::U64);
+        assert_eq!(port(1).kind(), tera::value::ValueKind::F64);
+        // Outside a conversion the field serializes as usual.
+        assert_eq!(serde_json::to_value(&items[0]).unwrap(), serde_json::json!({"deps": [long], "port": 1}));
+    }
     use std::collections::BTreeMap;
 
     const HOSTILE: &str = "a\"b\\c\n}\n${x} %{y} $HOME {{ lookup('pipe','id') }} 'q' \u{85}\u{2028}";
