@@ -97,12 +97,14 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
     with_context(&plan(input)?, templates, |ctx| {
         let mut sets = Vec::new();
         let mut readme = FileSet::new();
-        let readme_ctx = ctx.prepared()?.with("diagram", &explain::readme_diagram(ctx))?;
-        readme.add(
-            "README.md",
-            ctx.renderer.render_prepared("docs/profile-README.md.tera", &readme_ctx)?,
-            FileMode::Normal,
-        )?;
+        // The README's context (the whole context plus its diagram) is dropped as soon as the
+        // README is rendered: it shares the converted context, which `release_prepared` can
+        // free only when nothing else holds it.
+        let text = {
+            let readme_ctx = ctx.prepared()?.with("diagram", &explain::readme_diagram(ctx))?;
+            ctx.renderer.render_prepared("docs/profile-README.md.tera", &readme_ctx)?
+        };
+        readme.add("README.md", text, FileMode::Normal)?;
         sets.push((String::new(), readme));
         // The template engines of the last targets are built on a second thread while the first
         // ones render (a render that needs an engine being built waits for it).

@@ -244,10 +244,11 @@ pub struct Drift {
     pub path: String,
     /// What differs.
     pub kind: DriftKind,
-    /// The file on disk: bytes and permission bits (none when missing or not a file).
+    /// The file on disk: bytes and permission bits (none when missing or not a file, and
+    /// always none from [`drift_summary`]).
     pub old: Option<(Vec<u8>, u32)>,
-    /// What a render writes there (none when it deletes the file).
-    pub new: Option<(Vec<u8>, u32)>,
+    /// What a render writes there (none when it deletes the file): the set's own bytes, shared.
+    pub new: Option<(Contents, u32)>,
 }
 
 /// The kinds of [`Drift`].
@@ -861,30 +862,30 @@ pub fn patch(drift: &[Drift]) -> String {
             let _ = writeln!(out, "tykgen: {}: {note}", d.path);
             continue;
         }
-        file_patch(&mut out, &d.path, d.old.as_ref(), d.new.as_ref());
+        let old = d.old.as_ref().map(|(b, m)| (&b[..], *m));
+        file_patch(&mut out, &d.path, old, d.new.as_ref().map(|(b, m)| (&b[..], *m)));
     }
     out
 }
 
 /// One file's part of [`patch`].
-fn file_patch(out: &mut String, path: &str, old: Option<&(Vec<u8>, u32)>, new: Option<&(Vec<u8>, u32)>) {
+fn file_patch(out: &mut String, path: &str, old: Option<(&[u8], u32)>, new: Option<(&[u8], u32)>) {
     let git_mode = |m: u32| format!("100{:03o}", m & 0o777);
     let _ = writeln!(out, "diff --git a/{path} b/{path}");
     match (old, new) {
         (None, Some((_, m))) => {
-            let _ = writeln!(out, "new file mode {}", git_mode(*m));
+            let _ = writeln!(out, "new file mode {}", git_mode(m));
         }
         (Some((_, m)), None) => {
-            let _ = writeln!(out, "deleted file mode {}", git_mode(*m));
+            let _ = writeln!(out, "deleted file mode {}", git_mode(m));
         }
         (Some((_, a)), Some((_, b))) if a != b => {
-            let _ = writeln!(out, "old mode {}\nnew mode {}", git_mode(*a), git_mode(*b));
+            let _ = writeln!(out, "old mode {}\nnew mode {}", git_mode(a), git_mode(b));
         }
         _ => {}
     }
-    let empty = Vec::new();
-    let old_bytes = old.map_or(&empty, |(b, _)| b);
-    let new_bytes = new.map_or(&empty, |(b, _)| b);
+    let old_bytes = old.map_or(&[][..], |(b, _)| b);
+    let new_bytes = new.map_or(&[][..], |(b, _)| b);
     if old_bytes == new_bytes {
         return;
     }
@@ -908,6 +909,20 @@ fn file_patch(out: &mut String, path: &str, old: Option<&(Vec<u8>, u32)>, new: O
 /// # Errors
 /// An unreadable folder, a corrupt manifest, or an interrupted render not yet finished.
 pub fn drift_all(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyhow::Result<Vec<Drift>> {
+    drift_sets(parent, name, sets, true)
+}
+
+/// [`drift_all`] without the bytes on disk (every `old` is none): the paths and kinds, for a
+/// summary, without holding a copy of every file that changed.
+///
+/// # Errors
+/// As [`drift_all`].
+pub fn drift_summary(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyhow::Result<Vec<Drift>> {
+    drift_sets(parent, name, sets, false)
+}
+
+/// [`drift_all`], keeping the bytes on disk when `keep_old`.
+fn drift_sets(parent: &Path, name: &str, sets: &[(String, FileSet)], keep_old: bool) -> anyhow::Result<Vec<Drift>> {
     let tree = Tree::open_existing(parent, name)?;
     if let Some(tree) = &tree {
         tree.lock(false)?;
@@ -927,17 +942,21 @@ pub fn drift_all(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyho
             Some(tree) => read_manifest(tree, dir, false)?,
             None => BTreeMap::new(),
         };
-        let generated = set.iter().map(|(rel, c, m)| (rel, c, m, false));
-        let user = set.user_files().map(|(rel, c, m)| (rel, c, m, true));
+        let generated = set.files.iter().map(|(rel, (c, m))| (rel, c, m, false));
+        let user = set.user.iter().map(|(rel, (c, m))| (rel, c, m, true));
         for (rel, contents, mode, user) in generated.chain(user) {
             let path = join(dir, rel);
-            let new = Some((contents.to_vec(), mode.bits()));
-            let drift = |kind, old| Drift { path: path.clone(), kind, old, new: new.clone() };
+            let drift = |kind, old: Option<(Vec<u8>, u32)>| Drift {
+                path: path.clone(),
+                kind,
+                old: old.filter(|_| keep_old),
+                new: Some((Arc::clone(contents), mode.bits())),
+            };
             let found = match lookup(&path)? {
                 Found::Missing => Some(drift(DriftKind::Missing, None)),
                 // A user-owned file is created once; whatever is there stays.
                 _ if user => None,
-                Found::File(old, m) if old != contents || m != mode.bits() => {
+                Found::File(old, m) if *old != **contents || m != mode.bits() => {
                     Some(drift(DriftKind::Changed, Some((old, m))))
                 }
                 Found::File(..) => None,
@@ -952,7 +971,7 @@ pub fn drift_all(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyho
         for rel in previous.keys().filter(|rel| set.get(rel).is_none() && !set.user.contains_key(*rel)) {
             let path = join(dir, rel);
             let kind = match lookup(&path)? {
-                Found::File(old, m) => Some((DriftKind::Stale, Some((old, m)))),
+                Found::File(old, m) => Some((DriftKind::Stale, Some((old, m)).filter(|_| keep_old))),
                 Found::Missing | Found::Dir | Found::Blocked(..) => None,
                 Found::Special(what) => Some((DriftKind::Blocked(format!("no longer generated, and {what}")), None)),
             };
@@ -961,13 +980,19 @@ pub fn drift_all(parent: &Path, name: &str, sets: &[(String, FileSet)]) -> anyho
             }
         }
         let path = join(dir, MANIFEST);
-        let manifest = (render_manifest(set).into_bytes(), FileMode::Normal.bits());
+        let manifest = render_manifest(set).into_bytes();
         let old = match lookup(&path)? {
             Found::File(bytes, m) => Some((bytes, m)),
             _ => None,
         };
-        if old.as_ref() != Some(&manifest) {
-            out.push(Drift { path, kind: DriftKind::Manifest, old, new: Some(manifest) });
+        if old.as_ref().is_none_or(|(b, m)| *b != manifest || *m != FileMode::Normal.bits()) {
+            let old = old.filter(|_| keep_old);
+            out.push(Drift {
+                path,
+                kind: DriftKind::Manifest,
+                old,
+                new: Some((manifest.into(), FileMode::Normal.bits())),
+            });
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));

@@ -24,7 +24,8 @@
 //! must go through an explicit filter such as `shell`.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -271,12 +272,13 @@ impl Renderer {
 pub struct Prepared(tera::Context);
 
 impl Prepared {
-    /// Converts `ctx` (a struct or map).
+    /// Converts `ctx` (a struct or map). Equal values of the fields marked with [`shared`] are
+    /// converted into one Tera value that all of them share.
     ///
     /// # Errors
     /// A value Tera cannot hold, or a `ctx` that is not a struct or map.
     pub fn new(ctx: &impl serde::Serialize) -> anyhow::Result<Self> {
-        Ok(Self(tera::Context::from_serialize(ctx)?))
+        Ok(Self(sharing(|| tera::Context::from_serialize(ctx))?))
     }
 
     /// This context plus `key` (its values are shared, not copied).
@@ -285,8 +287,145 @@ impl Prepared {
     /// A value Tera cannot hold.
     pub fn with(&self, key: &'static str, value: &impl serde::Serialize) -> anyhow::Result<Self> {
         let mut context = self.0.clone();
-        context.insert_value(key, tera::Value::try_from_serializable(value)?);
+        context.insert_value(key, sharing(|| tera::Value::try_from_serializable(value))?);
         Ok(Self(context))
+    }
+}
+
+thread_local! {
+    /// The values [`shared`] has converted during the conversion running on this thread (see
+    /// [`sharing`]); `None` when no conversion runs.
+    static SHARED: RefCell<Option<HashSet<Exact>>> = const { RefCell::new(None) };
+}
+
+/// Runs one conversion to Tera values with its own set of [`shared`] values, dropped at the end
+/// (the values themselves live on in the converted context, which is all that holds them).
+fn sharing<R>(convert: impl FnOnce() -> R) -> R {
+    struct Restore(Option<HashSet<Exact>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            SHARED.with(|s| *s.borrow_mut() = outer);
+        }
+    }
+    let _restore = Restore(SHARED.with(|s| s.borrow_mut().replace(HashSet::new())));
+    convert()
+}
+
+/// For `#[serde(serialize_with = "crate::render::shared")]` on a field that many values of a
+/// template context hold equal (every Gateway service's `depends_on`, every Gateway's
+/// `tyk.conf`): while a [`Prepared`] context is converted, the first such value is converted and
+/// every equal one shares it, so a large context does not hold thousands of copies. Tera values
+/// are immutable, so sharing is invisible to templates. Anywhere else (serde_json, ...) the
+/// field serializes as usual.
+///
+/// # Errors
+/// Those of serializing the value.
+pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
+    if !SHARED.with(|s| s.borrow().is_some()) {
+        return value.serialize(serializer);
+    }
+    let converted = Exact(tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?);
+    let one = SHARED.with(|s| match s.borrow_mut().as_mut() {
+        Some(seen) => match seen.get(&converted) {
+            Some(same) => same.0.clone(),
+            None => {
+                let value = converted.0.clone();
+                seen.insert(converted);
+                value
+            }
+        },
+        None => converted.0,
+    });
+    // Inside Tera's converter a `tera::Value` is taken as it is (shared), not converted again.
+    serde::Serialize::serialize(&one, serializer)
+}
+
+/// A Tera value compared exactly: the same kinds (a `1` is not a `1.0`), the same safe marks,
+/// the same keys in the same order. Tera's own `==` is looser (it compares numbers by value),
+/// which would let sharing change what a template prints.
+struct Exact(tera::Value);
+
+impl PartialEq for Exact {
+    fn eq(&self, other: &Self) -> bool {
+        exact_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Exact {}
+
+impl std::hash::Hash for Exact {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        exact_hash(&self.0, state);
+    }
+}
+
+/// A map key as a kind and its text, or `None` for a kind this code does not know.
+fn key_parts<'k>(key: &'k tera::value::Key<'_>) -> Option<(u8, Cow<'k, str>)> {
+    use tera::value::Key;
+    Some(match key {
+        Key::String(_) | Key::Str(_) => (0, Cow::Borrowed(key.as_str()?)),
+        Key::Bool(b) => (1, Cow::Owned(b.to_string())),
+        Key::U64(n) => (2, Cow::Owned(n.to_string())),
+        Key::I64(n) => (3, Cow::Owned(n.to_string())),
+        Key::U128(n) => (4, Cow::Owned(n.to_string())),
+        Key::I128(n) => (5, Cow::Owned(n.to_string())),
+        _ => return None,
+    })
+}
+
+fn exact_eq(a: &tera::Value, b: &tera::Value) -> bool {
+    use tera::value::ValueKind as K;
+    if a.kind() != b.kind() {
+        return false;
+    }
+    match a.kind() {
+        K::Undefined | K::None => true,
+        K::Bool => a.as_bool() == b.as_bool(),
+        K::U64 | K::I64 | K::U128 | K::I128 => a.as_i128() == b.as_i128() && a.as_u128() == b.as_u128(),
+        K::F64 => a.as_f64().map(f64::to_bits) == b.as_f64().map(f64::to_bits),
+        K::String => a.is_safe() == b.is_safe() && a.as_str() == b.as_str(),
+        K::Bytes => a.as_bytes() == b.as_bytes(),
+        K::Array => match (a.as_array(), b.as_array()) {
+            (Some(x), Some(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| exact_eq(x, y)),
+            _ => false,
+        },
+        K::Map => match (a.as_map(), b.as_map()) {
+            (Some(x), Some(y)) => {
+                x.len() == y.len()
+                    && x.iter().zip(y).all(|((kx, vx), (ky, vy))| {
+                        key_parts(kx).is_some_and(|k| Some(k) == key_parts(ky)) && exact_eq(vx, vy)
+                    })
+            }
+            _ => false,
+        },
+        // A kind this code does not know is never shared.
+        _ => false,
+    }
+}
+
+fn exact_hash<H: std::hash::Hasher>(v: &tera::Value, state: &mut H) {
+    use std::hash::Hash as _;
+    use tera::value::ValueKind as K;
+    v.kind().hash(state);
+    match v.kind() {
+        K::Bool => v.as_bool().hash(state),
+        K::U64 | K::I64 | K::U128 | K::I128 => (v.as_i128(), v.as_u128()).hash(state),
+        K::F64 => v.as_f64().map(f64::to_bits).hash(state),
+        K::String => (v.is_safe(), v.as_str()).hash(state),
+        K::Bytes => v.as_bytes().hash(state),
+        K::Array => {
+            for x in v.as_array().unwrap_or_default() {
+                exact_hash(x, state);
+            }
+        }
+        K::Map => {
+            for (k, x) in v.as_map().into_iter().flatten() {
+                key_parts(k).hash(state);
+                exact_hash(x, state);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -518,6 +657,34 @@ pub fn lint_sources(templates: &[(String, String)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Item {
+        #[serde(serialize_with = "shared")]
+        deps: Vec<String>,
+        #[serde(serialize_with = "shared")]
+        port: serde_json::Value,
+    }
+
+    #[test]
+    fn shared_fields_share_equal_values_only_when_exactly_equal() {
+        let long = "a string longer than twenty-one bytes".to_owned();
+        let items = [
+            Item { deps: vec![long.clone()], port: serde_json::json!(1) },
+            Item { deps: vec![long.clone()], port: serde_json::json!(1.0) },
+        ];
+        let values = sharing(|| tera::Value::try_from_serializable(&items)).unwrap();
+        let items_v = values.as_array().unwrap();
+        let deps = |i: usize| items_v[i].as_map().unwrap().get(&tera::value::Key::Str("deps")).unwrap().clone();
+        let port = |i: usize| items_v[i].as_map().unwrap().get(&tera::value::Key::Str("port")).unwrap().clone();
+        // The same array, once: both items point at one allocation.
+        assert!(std::ptr::eq(deps(0).as_array().unwrap().as_ptr(), deps(1).as_array().unwrap().as_ptr()));
+        // `1` and `1.0` are equal to Tera, not to sharing: each keeps its kind.
+        assert_eq!(port(0).kind(), tera::value::ValueKind::U64);
+        assert_eq!(port(1).kind(), tera::value::ValueKind::F64);
+        // Outside a conversion the field serializes as usual.
+        assert_eq!(serde_json::to_value(&items[0]).unwrap(), serde_json::json!({"deps": [long], "port": 1}));
+    }
     use std::collections::BTreeMap;
 
     const HOSTILE: &str = "a\"b\\c\n}\n${x} %{y} $HOME {{ lookup('pipe','id') }} 'q' \u{85}\u{2028}";

@@ -46,7 +46,7 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     }
     // What will change, per folder, for the summary. A folder `write_all` must first repair (an
     // interrupted render, a corrupt manifest with --force) has no counts.
-    let drift = if args.quiet { None } else { output::drift_all(&out, &rendered.name, &rendered.sets).ok() };
+    let drift = if args.quiet { None } else { output::drift_summary(&out, &rendered.name, &rendered.sets).ok() };
     // One transaction for the whole profile folder: every target or none (see `output`).
     output::write_all(&out, &rendered.name, &rendered.sets, args.force)?;
     if !args.quiet {

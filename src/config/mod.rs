@@ -14,7 +14,7 @@ pub(crate) use tyk::{extra_of, generated as tyk_generated, scheme as tyk_scheme}
 pub use database::SHARED_BUFFERS;
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -70,12 +70,23 @@ impl Bundle {
 /// A template that fails to render, or `extra_config` that cannot merge.
 pub fn bundle(profile: &Profile, topology: &Topology, renderer: &Renderer) -> anyhow::Result<Bundle> {
     let mut machines = BTreeMap::new();
+    // Machines of one group often get the same bytes (every Gateway's `tyk.conf`): equal files
+    // share one allocation, in the bundle and in every target that ships them.
+    let mut distinct: HashSet<Arc<str>> = HashSet::new();
     for machine in &topology.machines {
-        let (files, secrets) = match machine.role {
+        let (mut files, secrets) = match machine.role {
             Role::Gateway | Role::Dashboard | Role::Pump => tyk::machine(profile, topology, machine)?,
             Role::Redis | Role::Sentinel => redis::machine(profile, topology, machine, renderer)?,
             Role::Postgres | Role::Mongodb => database::machine(profile, topology, machine, renderer)?,
         };
+        for f in &mut files {
+            match distinct.get(&*f.contents) {
+                Some(same) => f.contents = Arc::clone(same),
+                None => {
+                    distinct.insert(Arc::clone(&f.contents));
+                }
+            }
+        }
         machines.insert(machine.name.clone(), MachineConfig { machine: machine.clone(), files, secrets });
     }
     Ok(Bundle { machines })

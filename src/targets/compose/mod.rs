@@ -38,6 +38,7 @@ use super::Context;
 use crate::config::tls_paths;
 use crate::output::{FileMode, FileSet};
 use crate::profile::{Engine, RedisMode};
+use crate::render::Prepared;
 use crate::topology::{
     DASHBOARD_PORT, GATEWAY_CONTROL_PORT, GATEWAY_PORT, MONGODB_PORT, Machine, POSTGRES_PORT, PUMP_HEALTH_PORT, Peer,
     REDIS_PORT, Replication, Role, SENTINEL_PORT, SecretUse, Store, Topology,
@@ -184,12 +185,15 @@ struct Service {
     user: Option<String>,
     entrypoint: Vec<String>,
     command: Vec<String>,
+    #[serde(serialize_with = "crate::render::shared")]
     environment: Vec<EnvVar>,
     volumes: Vec<String>,
     ports: Vec<String>,
     networks: Vec<Net>,
     extra_hosts: Vec<String>,
+    #[serde(serialize_with = "crate::render::shared")]
     depends_on: Vec<Dep>,
+    #[serde(serialize_with = "crate::render::shared")]
     healthcheck: Option<Health>,
 }
 
@@ -423,8 +427,25 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             None => NetDef { name, subnet: None, gateway: None, postgres: false },
         })
         .collect();
-    let cctx = ComposeCtx { profile: &p.name, services, networks, volumes: volumes.into_iter().collect() };
-    set.add("compose.yaml", ctx.renderer.render("compose/compose.yaml.tera", &cctx)?, FileMode::Normal)?;
+    // What the README says of each service, taken before the services go: only their template
+    // values are kept while `compose.yaml` renders (the largest context of any target).
+    let readme_services = services
+        .iter()
+        .map(|s| ReadmeService {
+            name: s.name.clone(),
+            kind: s.kind,
+            image: s.image.clone(),
+            ports: s.ports.join(", "),
+            networks: s.networks.iter().map(|n| n.name.clone()).collect::<Vec<_>>().join(", "),
+        })
+        .collect();
+    let compose = {
+        let cctx = ComposeCtx { profile: &p.name, services, networks, volumes: volumes.into_iter().collect() };
+        let prepared = Prepared::new(&cctx).context("building the context for template `compose/compose.yaml.tera`")?;
+        drop(cctx);
+        ctx.renderer.render_prepared("compose/compose.yaml.tera", &prepared)?
+    };
+    set.add("compose.yaml", compose, FileMode::Normal)?;
     set.add(".env.example", env_example(t), FileMode::Normal)?;
     // The PostgreSQL primary's retention.sql, which production targets run daily (not the lab).
     let retention =
@@ -435,17 +456,7 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
     let readme = ReadmeCtx {
         profile: &p.name,
         domain: &t.domain,
-        services: cctx
-            .services
-            .iter()
-            .map(|s| ReadmeService {
-                name: s.name.clone(),
-                kind: s.kind,
-                image: s.image.clone(),
-                ports: s.ports.join(", "),
-                networks: s.networks.iter().map(|n| n.name.clone()).collect::<Vec<_>>().join(", "),
-            })
-            .collect(),
+        services: readme_services,
         tls,
         gateway_url: gateway_url(ctx),
         dashboard_url: (p.dashboard.nodes > 0)
