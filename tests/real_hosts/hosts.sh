@@ -43,7 +43,7 @@ prepare() {
         # The dependencies a fresh host lacks: resolved by apt inside a throw-away copy of the
         # root file system, with the machine's own apt sources (the hosts never see them).
         local work=$DIR/mirror-build
-        rm -rf "$work" "$DIR/mirror"
+        rm -rf "$work" "$DIR/mirror" "$DIR/mirror.tmp"
         cp -a "$DIR/rootfs" "$work"
         cp /etc/resolv.conf "$work/etc/resolv.conf"
         rm -f "$work/etc/apt/sources.list"
