@@ -313,8 +313,7 @@ fn sharing<R>(convert: impl FnOnce() -> R) -> R {
 }
 
 /// For `#[serde(serialize_with = "crate::render::shared")]` on a field that many values of a
-/// template context hold equal (every Gateway service's `depends_on`, every Gateway's
-/// `tyk.conf`): while a [`Prepared`] context is converted, the first such value is converted and
+/// template context hold equal (every Gateway service's `environment` and `depends_on`): while a [`Prepared`] context is converted, the first such value is converted and
 /// every equal one shares it, so a large context does not hold thousands of copies. Tera values
 /// are immutable, so sharing is invisible to templates. Anywhere else (serde_json, ...) the
 /// field serializes as usual.
@@ -657,6 +656,7 @@ pub fn lint_sources(templates: &[(String, String)]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[derive(serde::Serialize)]
     struct Item {
@@ -685,7 +685,6 @@ mod tests {
         // Outside a conversion the field serializes as usual.
         assert_eq!(serde_json::to_value(&items[0]).unwrap(), serde_json::json!({"deps": [long], "port": 1}));
     }
-    use std::collections::BTreeMap;
 
     const HOSTILE: &str = "a\"b\\c\n}\n${x} %{y} $HOME {{ lookup('pipe','id') }} 'q' \u{85}\u{2028}";
 

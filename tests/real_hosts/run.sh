@@ -162,9 +162,11 @@ settings() {
 
 REDIS=()
 SENTINELS=()
+CLUSTER=() # Redis Cluster nodes (cluster-enabled)
 for h in "${DATA[@]}"; do
     [ -f "files/$h/redis.conf" ] && REDIS+=("$h")
     [ -f "files/$h/sentinel.conf" ] && SENTINELS+=("$h")
+    grep -qs '^cluster-enabled yes$' "files/$h/redis.conf" && CLUSTER+=("$h")
 done
 hv() { sed -n "s/^$2: \"\(.*\)\"$/\1/p" "inventory/host_vars/$1.yml"; }
 # scli SENTINEL CMD...: a command to a Sentinel, on its host.
@@ -257,7 +259,7 @@ pg_change_verify() {
 # A failover to test: Sentinels, or Redis Cluster nodes.
 FAILOVER=
 [ "${#SENTINELS[@]}" -gt 0 ] && FAILOVER=sentinel
-for h in "${REDIS[@]}"; do grep -q '^cluster-enabled yes$' "files/$h/redis.conf" && FAILOVER=cluster; done
+[ "${#CLUSTER[@]}" -gt 0 ] && FAILOVER=cluster
 
 playbook 1
 settings "after run 1"
@@ -341,9 +343,7 @@ if [ "${#SENTINELS[@]}" -gt 0 ]; then
         say "run 6: changed=0"
     fi
 fi
-# Redis Cluster nodes (cluster-enabled): the live roles from CLUSTER NODES, never the index.
-CLUSTER=()
-for h in "${REDIS[@]}"; do grep -q '^cluster-enabled yes$' "files/$h/redis.conf" && CLUSTER+=("$h"); done
+# Redis Cluster nodes: the live roles from CLUSTER NODES, never the index.
 if [ "${#CLUSTER[@]}" -gt 0 ]; then
     # machine HOSTNAME: the machine whose host name a node announces.
     machine() { echo "${1%%.*}"; }
