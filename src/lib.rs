@@ -96,29 +96,59 @@ pub fn with_bundle<T>(
 pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
     with_context(&plan(input)?, templates, |ctx| {
         let mut sets = Vec::new();
-        let mut readme = FileSet::new();
-        // The README's context (the whole context plus its diagram) is dropped as soon as the
-        // README is rendered: it shares the converted context, which `release_prepared` can
-        // free only when nothing else holds it.
-        let text = {
-            let readme_ctx = ctx.prepared()?.with("diagram", &explain::readme_diagram(ctx))?;
-            ctx.renderer.render_prepared("docs/profile-README.md.tera", &readme_ctx)?
-        };
-        readme.add("README.md", text, FileMode::Normal)?;
-        sets.push((String::new(), readme));
-        // The template engines of the last targets are built on a second thread while the first
-        // ones render (a render that needs an engine being built waits for it).
+        // The targets render on two threads (each with its own `Context`: the converted whole
+        // context is per thread, and only the READMEs and `config` take it); the template engines
+        // of the last targets are built on a third while the first ones render (a render that
+        // needs an engine being built waits for it).
         let renderer = ctx.renderer;
-        let langs: Vec<_> = target.expand().iter().rev().flat_map(|t| renderer.langs_under(t.dir())).collect();
-        std::thread::scope(|s| {
+        let targets = target.expand();
+        let langs: Vec<_> = targets.iter().rev().flat_map(|t| renderer.langs_under(t.dir())).collect();
+        let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, &targets));
+        let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(Target, anyhow::Result<FileSet>)> {
+            ts.iter()
+                .map(|&t| {
+                    let set = targets::render(t, ctx);
+                    ctx.release_prepared();
+                    (t, set)
+                })
+                .collect()
+        };
+        let (profile, topology, bundle) = (ctx.profile, ctx.topology, ctx.bundle);
+        let (readme, mut done) = std::thread::scope(|s| {
             s.spawn(move || renderer.warm(&langs));
-            for t in target.expand() {
-                sets.push((t.dir().to_owned(), targets::render(t, ctx)?));
-                ctx.release_prepared();
-            }
-            Ok(Rendered { name: ctx.profile.name.clone(), sets })
-        })
+            let other = s.spawn(|| render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside));
+            let readme = render_readme(ctx);
+            let mut done = render_all(ctx, &here);
+            done.extend(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (readme, done)
+        });
+        // In target order, whichever thread rendered them; the first error in that order wins.
+        done.sort_by_key(|(t, _)| targets.iter().position(|x| x == t));
+        sets.push((String::new(), readme?));
+        for (t, set) in done {
+            sets.push((t.dir().to_owned(), set?));
+        }
+        Ok(Rendered { name: ctx.profile.name.clone(), sets })
     })
+}
+
+/// Whether `t` renders on the second thread when `all` render: the two largest (`compose`,
+/// then `ansible` with the README and `config`, which share one converted context) are apart.
+/// The profile's own README. Its context (the whole context plus its diagram) is dropped as soon
+/// as the README is rendered: it shares the converted context, which `release_prepared` can free
+/// only when nothing else holds it.
+fn render_readme(ctx: &targets::Context<'_>) -> anyhow::Result<FileSet> {
+    let text = {
+        let readme_ctx = ctx.prepared()?.with("diagram", &explain::readme_diagram(ctx))?;
+        ctx.renderer.render_prepared("docs/profile-README.md.tera", &readme_ctx)?
+    };
+    let mut readme = FileSet::new();
+    readme.add("README.md", text, FileMode::Normal)?;
+    Ok(readme)
+}
+
+fn renders_beside(t: Target, all: &[Target]) -> bool {
+    all.len() > 1 && matches!(t, Target::Compose | Target::Terraform)
 }
 
 /// The template context of a profile as JSON (for `render --dump-context`).
