@@ -25,7 +25,7 @@
 mod tree;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -282,8 +282,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 fn render_manifest(set: &FileSet) -> String {
+    // Files of a set often share one allocation (every Gateway's `tyk.conf`): each is hashed
+    // once. The set keeps every allocation alive, so an address stands for one content here.
+    let mut hashes: HashMap<(*const u8, usize), String> = HashMap::new();
     set.iter().fold(String::new(), |mut s, (path, contents, mode)| {
-        let _ = writeln!(s, "{}  {:04o}  {path}", sha256_hex(contents), mode.bits());
+        let hash = hashes.entry((contents.as_ptr(), contents.len())).or_insert_with(|| sha256_hex(contents));
+        let _ = writeln!(s, "{hash}  {:04o}  {path}", mode.bits());
         s
     })
 }
@@ -351,6 +355,9 @@ enum Step {
     Mkdir(String),
     /// Move staged file number `n` to the path.
     Put(usize, String),
+    /// Move staged folder number `n` (a whole set's folder, staged when it did not exist) to
+    /// the path.
+    PutTree(usize, String),
     /// Remove the folder if it is empty.
     Prune(String),
 }
@@ -361,6 +368,7 @@ impl Step {
             Step::Remove(p) => format!("remove {p}"),
             Step::Mkdir(p) => format!("mkdir {p}"),
             Step::Put(n, p) => format!("put {n} {p}"),
+            Step::PutTree(n, p) => format!("puttree {n} {p}"),
             Step::Prune(p) => format!("prune {p}"),
         }
     }
@@ -373,6 +381,10 @@ impl Step {
             "remove" => ok(rest).map(Step::Remove),
             "mkdir" => ok(rest).map(Step::Mkdir),
             "prune" => ok(rest).map(Step::Prune),
+            "puttree" => {
+                let (n, p) = rest.split_once(' ')?;
+                Some(Step::PutTree(n.parse().ok()?, ok(p)?))
+            }
             "put" => {
                 let (n, p) = rest.split_once(' ')?;
                 // A generated path, or a set's manifest.
@@ -386,12 +398,17 @@ impl Step {
     }
 }
 
+/// A file of a staged folder: its path in the folder, contents and mode.
+type StagedFile<'a> = (&'a str, Cow<'a, [u8]>, u32);
+
 /// Everything a render will do, decided before anything is written.
 #[derive(Default)]
 struct Plan<'a> {
     steps: Vec<Step>,
     /// Staged contents, by number: the file sets' own bytes (never a copy), or a manifest.
     staged: Vec<(Cow<'a, [u8]>, u32)>,
+    /// Staged folders, by number: `(path in the folder, contents, mode)` of each file.
+    trees: Vec<Vec<StagedFile<'a>>>,
     conflicts: Vec<String>,
     /// Folders (existing) that steps change, to check they are writable.
     touched: BTreeSet<String>,
@@ -463,6 +480,23 @@ impl<'a> Plan<'a> {
 
 /// Plans one set, in the folder `dir` of the profile folder.
 fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, force: bool) -> anyhow::Result<()> {
+    // A set whose folder does not exist yet is staged as that whole folder and moved into place
+    // in one step (a first render of a target: one rename instead of one per file).
+    if !dir.is_empty() && tree.lookup(dir).with_context(|| format!("reading {}", tree.show(dir)))? == Found::Missing {
+        plan.folders_for(tree, dir)?;
+        let mut files: Vec<StagedFile<'a>> = set
+            .iter()
+            .chain(set.user_files())
+            .map(|(rel, contents, mode)| (rel, contents.into(), mode.bits()))
+            .collect();
+        plan.report.written += files.len();
+        files.push((MANIFEST, render_manifest(set).into_bytes().into(), FileMode::Normal.bits()));
+        plan.touched.insert(dir.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
+        plan.made.insert(dir.to_owned());
+        plan.trees.push(files);
+        plan.steps.push(Step::PutTree(plan.trees.len() - 1, dir.to_owned()));
+        return Ok(());
+    }
     let previous = read_manifest(tree, dir, force)?;
     for (rel, contents, mode) in set.iter() {
         let path = join(dir, rel);
@@ -615,16 +649,7 @@ pub fn write_all(parent: &Path, name: &str, sets: &[(String, FileSet)], force: b
 
     // Stage, then commit with the journal.
     let stage_err = |e: std::io::Error| anyhow::Error::from(e).context(format!("staging into {}", tree.show(STAGING)));
-    let staged = (|| {
-        tree.mkdir(STAGING)?;
-        for (n, (contents, mode)) in plan.staged.iter().enumerate() {
-            if n == plan.staged.len() / 2 {
-                test_stop("stage");
-            }
-            tree.create(STAGING, &n.to_string(), contents, *mode)?;
-        }
-        Ok(())
-    })();
+    let staged = stage(&tree, &plan);
     if let Err(e) = staged {
         let _ = clear_stage(&tree);
         return Err(stage_err(e));
@@ -645,6 +670,72 @@ pub fn write_all(parent: &Path, name: &str, sets: &[(String, FileSet)], force: b
     Ok(report)
 }
 
+/// Writes the plan's staged files and folders into the stage, on two threads (the file system
+/// work of a large render is as large as its rendering): each takes whole staged folders, or
+/// half of the loose files, the larger share first.
+fn stage(tree: &Tree, plan: &Plan<'_>) -> std::io::Result<()> {
+    tree.mkdir(STAGING)?;
+    let total = plan.staged.len() + plan.trees.iter().map(Vec::len).sum::<usize>();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    // The crash tests stop the process when half the files are staged.
+    let next = || {
+        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == total / 2 {
+            test_stop("stage");
+        }
+    };
+    let loose = |part: usize| -> std::io::Result<()> {
+        for (n, (contents, mode)) in plan.staged.iter().enumerate().filter(|(n, _)| n % 2 == part) {
+            next();
+            tree.create(STAGING, &n.to_string(), contents, *mode)?;
+        }
+        Ok(())
+    };
+    let folder = |k: usize| -> std::io::Result<()> {
+        let root = format!("{STAGING}/t{k}");
+        tree.mkdir(&root)?;
+        let mut made = HashSet::new();
+        for (rel, contents, mode) in &plan.trees[k] {
+            let (dir, name) = rel.rsplit_once('/').map_or(("", *rel), |(d, n)| (d, n));
+            let dir = if dir.is_empty() { root.clone() } else { format!("{root}/{dir}") };
+            make_folders(tree, &root, &dir, &mut made)?;
+            next();
+            tree.create(&dir, name, contents, *mode)?;
+        }
+        Ok(())
+    };
+    // Whole folders go to the emptier thread, largest first; the loose files are split evenly.
+    let mut order: Vec<usize> = (0..plan.trees.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(plan.trees[k].len()));
+    let mut shares: [(usize, Vec<usize>); 2] =
+        [(plan.staged.len().div_ceil(2), Vec::new()), (plan.staged.len() / 2, Vec::new())];
+    for k in order {
+        let emptier = usize::from(shares[1].0 < shares[0].0);
+        shares[emptier].0 += plan.trees[k].len();
+        shares[emptier].1.push(k);
+    }
+    let work = |part: usize, folders: &[usize]| -> std::io::Result<()> {
+        loose(part)?;
+        folders.iter().try_for_each(|&k| folder(k))
+    };
+    std::thread::scope(|s| {
+        let other = s.spawn(|| work(1, &shares[1].1));
+        let here = work(0, &shares[0].1);
+        let other = other.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        here.and(other)
+    })
+}
+
+/// Creates `dir` and the folders above it, up to `root` (which exists), that are not in `made`.
+fn make_folders(tree: &Tree, root: &str, dir: &str, made: &mut HashSet<String>) -> std::io::Result<()> {
+    if dir.len() <= root.len() || made.contains(dir) {
+        return Ok(());
+    }
+    make_folders(tree, root, dir.rsplit_once('/').map_or("", |(parent, _)| parent), made)?;
+    tree.mkdir(dir)?;
+    made.insert(dir.to_owned());
+    Ok(())
+}
+
 /// Replays a committed journal's steps, then removes the stage and the journal.
 fn apply(tree: &Tree, steps: &[Step]) -> anyhow::Result<()> {
     for (i, step) in steps.iter().enumerate() {
@@ -653,6 +744,11 @@ fn apply(tree: &Tree, steps: &[Step]) -> anyhow::Result<()> {
             Step::Remove(p) => tree.remove(p),
             Step::Mkdir(p) => tree.mkdir(p),
             Step::Put(n, p) => tree.rename(STAGING, &n.to_string(), p).map(drop),
+            Step::PutTree(n, p) => {
+                let from = format!("t{n}");
+                tree.forget(&format!("{STAGING}/{from}"));
+                tree.rename(STAGING, &from, p).map(drop)
+            }
             Step::Prune(p) => tree.prune(p),
         };
         done.with_context(|| format!("{} ({})", step.line(), tree.show("")))?;
@@ -666,8 +762,11 @@ fn apply(tree: &Tree, steps: &[Step]) -> anyhow::Result<()> {
 fn clear_stage(tree: &Tree) -> anyhow::Result<()> {
     // Only plain names tykgen gave; `remove` never follows a link.
     for name in tree.list(STAGING)? {
-        if name.bytes().all(|b| b.is_ascii_digit()) {
+        let number = |n: &str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+        if number(&name) {
             tree.remove(&format!("{STAGING}/{name}"))?;
+        } else if name.strip_prefix('t').is_some_and(number) {
+            tree.remove_all(&format!("{STAGING}/{name}"))?;
         }
     }
     tree.prune(STAGING)?;
@@ -1012,6 +1111,7 @@ pub fn drift(root: &Path, set: &FileSet) -> anyhow::Result<Vec<Drift>> {
 mod tests {
     use super::*;
     use std::fs;
+    use std::os::unix::fs::PermissionsExt as _;
     use std::path::PathBuf;
     use std::time::{Duration, SystemTime};
 
@@ -1107,7 +1207,6 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn modes_are_applied_and_repaired() {
-        use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         write(root, &base(), false).unwrap();
@@ -1195,6 +1294,44 @@ mod tests {
     }
 
     #[test]
+    fn a_set_whose_folder_is_new_is_staged_whole_with_its_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (parent, name) = (dir.path(), "p");
+        let mut nested = base();
+        nested.add_user("user/owned.yml", "first\n", FileMode::Normal).unwrap();
+        let top = set(&[("README.md", "top\n", FileMode::Normal)]);
+        let sets = vec![(String::new(), top), ("t/one".to_owned(), nested.clone()), ("two".to_owned(), base())];
+        let r = write_all(parent, name, &sets, false).unwrap();
+        assert_eq!(r, WriteReport { written: 1 + 5 + 4, unchanged: 0, removed: 0 });
+        let root = parent.join(name);
+        for (folder, set) in &sets[1..] {
+            for (rel, bytes, mode) in set.iter().chain(set.user_files()) {
+                let path = root.join(folder).join(rel);
+                assert_eq!(fs::read(&path).unwrap(), bytes, "{}", path.display());
+                assert_eq!(
+                    fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                    mode.bits(),
+                    "{}",
+                    path.display()
+                );
+            }
+            assert_eq!(fs::read_to_string(root.join(folder).join(MANIFEST)).unwrap(), render_manifest(set));
+        }
+        let left: Vec<_> = fs::read_dir(&root).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(left.iter().all(|n| !n.to_string_lossy().starts_with(".tykgen-j")), "{left:?}");
+        assert!(!root.join(STAGING).exists());
+        // The next render finds every file in place.
+        let again = write_all(parent, name, &sets, false).unwrap();
+        assert_eq!(again, WriteReport { written: 0, unchanged: 1 + 5 + 4, removed: 0 });
+        // The journal's new step reads back, and a path that leaves the folder does not.
+        let step = Step::PutTree(3, "t/one".to_owned());
+        assert_eq!(Step::parse(&step.line()), Some(step));
+        for bad in ["puttree 3 ../x", "puttree x t", "puttree 3 /t", "puttree 3"] {
+            assert_eq!(Step::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn refuses_user_files_and_user_edits_without_writing_anything() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -1234,7 +1371,6 @@ mod tests {
         let s = set(&[("a.txt", "one\n", FileMode::Normal)]);
         #[cfg(unix)]
         {
-            use std::os::unix::fs::PermissionsExt as _;
             fs::set_permissions(dir.path().join("a.txt"), fs::Permissions::from_mode(0o644)).unwrap();
         }
         let r = write(dir.path(), &s, false).unwrap();

@@ -8,16 +8,16 @@
 //! Each folder is walked down to once and its descriptor kept (a render writes thousands of
 //! files into a few hundred folders, and the walk per file was most of its system time). A kept
 //! descriptor is the real folder that was opened, whatever happens to its name later, so it
-//! never leads through a link; a folder tykgen removes is forgotten first.
+//! never leads through a link; a folder tykgen removes is forgotten first. A `Tree` is shared by
+//! the threads that stage a render's files.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::io::{self, Read as _, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt as _;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use rustix::fs::{AtFlags, FileType, FlockOperation, Mode, OFlags};
 
@@ -42,7 +42,7 @@ pub(super) struct Tree {
     /// For messages.
     pub(super) path: PathBuf,
     /// Folders below `fd` opened before, by relative path (see the module docs).
-    opened: RefCell<HashMap<String, Rc<OwnedFd>>>,
+    opened: Mutex<HashMap<String, Arc<OwnedFd>>>,
 }
 
 /// At most this many folder descriptors are kept; then they are all dropped and reopened on
@@ -83,7 +83,11 @@ fn stat_type(dir: impl AsFd, name: &str) -> io::Result<Option<(FileType, u32)>> 
 
 impl Tree {
     fn new(fd: OwnedFd, path: PathBuf) -> Tree {
-        Tree { fd, path, opened: RefCell::new(HashMap::new()) }
+        Tree { fd, path, opened: Mutex::new(HashMap::new()) }
+    }
+
+    fn opened(&self) -> MutexGuard<'_, HashMap<String, Arc<OwnedFd>>> {
+        self.opened.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Opens (creating if needed) the folder `name` inside `parent`. `parent` is the user's
@@ -166,7 +170,7 @@ impl Tree {
 
     /// Opens the folder `rel` ("" for the root), never following links. `Ok(None)` when it or
     /// a folder above it is missing; an error when any of them is not a real folder.
-    pub(super) fn dir(&self, rel: &str) -> io::Result<Option<Rc<OwnedFd>>> {
+    pub(super) fn dir(&self, rel: &str) -> io::Result<Option<Arc<OwnedFd>>> {
         match self.walk(rel)? {
             Ok(fd) => Ok(Some(fd)),
             Err(Walk::Missing) => Ok(None),
@@ -176,14 +180,15 @@ impl Tree {
 
     /// The folder `rel`, from the kept descriptors or by opening each component below the
     /// deepest kept folder above it.
-    fn walk(&self, rel: &str) -> io::Result<Result<Rc<OwnedFd>, Walk>> {
-        if let Some(fd) = self.opened.borrow().get(rel) {
-            return Ok(Ok(Rc::clone(fd)));
+    fn walk(&self, rel: &str) -> io::Result<Result<Arc<OwnedFd>, Walk>> {
+        let kept = self.opened().get(rel).cloned();
+        if let Some(fd) = kept {
+            return Ok(Ok(fd));
         }
         let (parent, name) = match rel.rsplit_once('/') {
             Some((parent, name)) => (parent, name),
             None if rel.is_empty() => {
-                let root = Rc::new(rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?);
+                let root = Arc::new(rustix::fs::openat(&self.fd, ".", dir_flags(), Mode::empty())?);
                 self.keep(rel, &root);
                 return Ok(Ok(root));
             }
@@ -195,7 +200,7 @@ impl Tree {
         };
         match rustix::fs::openat(&*parent_fd, name, dir_flags(), Mode::empty()) {
             Ok(fd) => {
-                let fd = Rc::new(fd);
+                let fd = Arc::new(fd);
                 self.keep(rel, &fd);
                 Ok(Ok(fd))
             }
@@ -209,17 +214,17 @@ impl Tree {
         }
     }
 
-    fn keep(&self, rel: &str, fd: &Rc<OwnedFd>) {
-        let mut opened = self.opened.borrow_mut();
+    fn keep(&self, rel: &str, fd: &Arc<OwnedFd>) {
+        let mut opened = self.opened();
         if opened.len() >= MAX_OPENED {
             opened.clear();
         }
-        opened.insert(rel.to_owned(), Rc::clone(fd));
+        opened.insert(rel.to_owned(), Arc::clone(fd));
     }
 
     /// Forgets the kept descriptors of `rel` and every folder below it (before removing it).
-    fn forget(&self, rel: &str) {
-        self.opened.borrow_mut().retain(|k, _| {
+    pub(super) fn forget(&self, rel: &str) {
+        self.opened().retain(|k, _| {
             !(k == rel || (k.len() > rel.len() && k.starts_with(rel) && k.as_bytes()[rel.len()] == b'/'))
         });
     }
@@ -305,12 +310,15 @@ impl Tree {
     /// flushes it. Replaces a file of that name.
     pub(super) fn create(&self, dir: &str, name: &str, contents: &[u8], mode: u32) -> io::Result<()> {
         let fd = self.dir(dir)?.ok_or_else(|| io::Error::other(format!("{} is missing", self.show(dir))))?;
+        // Created with its mode when the umask keeps every bit of it (one call fewer per file),
+        // else private and then given its mode.
+        let exact = umask().is_some_and(|mask| mode & mask == 0);
         let open = || {
             rustix::fs::openat(
                 &*fd,
                 name,
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(0o600),
+                Mode::from_raw_mode(if exact { mode } else { 0o600 }),
             )
         };
         let file = match open() {
@@ -320,15 +328,38 @@ impl Tree {
             }
             file => file?,
         };
-        rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+        if !exact {
+            rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+        }
         let mut file = std::fs::File::from(file);
         file.write_all(contents)?;
         Ok(())
     }
 
-    /// Moves `from` (a file of the folder `from_dir`) to `to`, replacing whatever non-folder
-    /// entry is there (a link is replaced, not followed). `Ok(false)` when `from` is gone: an
-    /// earlier run already moved it.
+    /// Removes the folder `rel` and everything in it, never following a link (a link in it is
+    /// removed, not what it points to). Missing: nothing to do.
+    pub(super) fn remove_all(&self, rel: &str) -> io::Result<()> {
+        let (dir, name) = split(rel);
+        let Some(fd) = self.dir_or_none(dir)? else { return Ok(()) };
+        match stat_type(&*fd, name)? {
+            None => return Ok(()),
+            Some((FileType::Directory, _)) => {}
+            Some(_) => return rustix::fs::unlinkat(&*fd, name, AtFlags::empty()).map_err(Into::into),
+        }
+        for entry in self.list(rel)? {
+            self.remove_all(&format!("{rel}/{entry}"))?;
+        }
+        self.forget(rel);
+        match rustix::fs::unlinkat(&*fd, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Moves `from` (a file or folder of the folder `from_dir`) to `to`, replacing whatever
+    /// non-folder entry is there (a link is replaced, not followed); a folder goes only where
+    /// nothing (or an empty folder) is. `Ok(false)` when `from` is gone: an earlier run already
+    /// moved it.
     pub(super) fn rename(&self, from_dir: &str, from: &str, to: &str) -> io::Result<bool> {
         let Some(src) = self.dir_or_none(from_dir)? else { return Ok(false) };
         let (dir, name) = split(to);
@@ -362,7 +393,7 @@ impl Tree {
         rustix::fs::syncfs(&self.fd).map_err(Into::into)
     }
 
-    fn dir_or_none(&self, rel: &str) -> io::Result<Option<Rc<OwnedFd>>> {
+    fn dir_or_none(&self, rel: &str) -> io::Result<Option<Arc<OwnedFd>>> {
         match self.dir(rel) {
             Ok(fd) => Ok(fd),
             // A link or file where a folder was: nothing of tykgen's is below it.
@@ -370,6 +401,17 @@ impl Tree {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The process's umask, read once (from `/proc`: setting it to read it would race with the
+/// other threads' files). `None` where it cannot be read: every file is then given its mode.
+fn umask() -> Option<u32> {
+    static UMASK: OnceLock<Option<u32>> = OnceLock::new();
+    *UMASK.get_or_init(|| {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+        u32::from_str_radix(line.trim(), 8).ok()
+    })
 }
 
 /// `("a/b", "c")` for `"a/b/c"`, `("", "c")` for `"c"`.

@@ -256,9 +256,21 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn kill_9_at_every_stage_then_a_plain_render_finishes() {
+    // A re-render (each file staged and moved on its own), then a first render into an empty
+    // folder (each target's folder staged whole and moved in one step).
+    for first in [false, true] {
+        kill_9_at_every_stage(first);
+    }
+}
+
+fn kill_9_at_every_stage(first: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("base");
-    render_ok(&base, &[]);
+    if first {
+        std::fs::create_dir(&base).unwrap();
+    } else {
+        render_ok(&base, &[]);
+    }
     let new_args = ["--set", "gateway.nodes=3", "--set", "pump.nodes=0"];
     let want = clean(&new_args);
     let spawn_stop = |out: &Path, at: &str| {
@@ -278,29 +290,39 @@ fn kill_9_at_every_stage_then_a_plain_render_finishes() {
     let probe = tmp.path().join("probe");
     copy_tree(&base, &probe);
     let mut child = spawn_stop(&probe, "commit");
-    let steps = std::fs::read_to_string(probe.join("lab/.tykgen-journal.tmp")).unwrap().lines().count() - 2;
+    let journal = std::fs::read_to_string(probe.join("lab/.tykgen-journal.tmp")).unwrap();
+    let steps = journal.lines().count() - 2;
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(steps > 10, "{steps}");
+    if first {
+        assert_eq!(journal.lines().filter(|l| l.starts_with("puttree ")).count(), 4, "{journal}");
+        assert!(steps >= 4, "{journal}");
+    } else {
+        assert!(steps > 10, "{steps}");
+    }
 
     for at in ["stage".to_owned(), "commit".to_owned(), "1".into(), (steps / 2).to_string(), steps.to_string()] {
+        let what = format!("{} killed at {at}", if first { "first render" } else { "re-render" });
         let out = tmp.path().join(format!("o-{at}"));
         copy_tree(&base, &out);
         let mut child = spawn_stop(&out, &at);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let left = generated(&out.join("lab"));
-        assert!(left != want, "{at}: the render had finished");
+        assert!(left != want, "{what}: the render had finished");
         // Old tree or the new one, once the next plain render has run; no --force, nothing left over.
         let (ok, err) = render(&out, &new_args);
-        assert!(ok, "{at}: the next render failed:\n{err}");
-        assert!(err.contains("had been interrupted"), "{at}: {err}");
-        same(&generated(&out.join("lab")), &want, &format!("killed at {at}"));
-        for f in USER_FILES {
-            assert_eq!(
-                std::fs::read(out.join("lab").join(f)).unwrap(),
-                std::fs::read(base.join("lab").join(f)).unwrap()
-            );
+        assert!(ok, "{what}: the next render failed:\n{err}");
+        assert!(err.contains("had been interrupted"), "{what}: {err}");
+        same(&generated(&out.join("lab")), &want, &what);
+        assert!(!tree(&out.join("lab")).keys().any(|k| k.contains(".tykgen-staging")), "{what}: a stage is left");
+        if !first {
+            for f in USER_FILES {
+                assert_eq!(
+                    std::fs::read(out.join("lab").join(f)).unwrap(),
+                    std::fs::read(base.join("lab").join(f)).unwrap()
+                );
+            }
         }
     }
 }
