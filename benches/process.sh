@@ -5,7 +5,8 @@
 #   TYKGEN_BIN=path/to/tykgen bash benches/process.sh   (measures that binary, e.g. an older one)
 #
 # For each shape it alternates a `tykgen render` into a fresh folder with a `cp -r` of the tree
-# that render wrote (same run, same page cache, same file system), RUNS times each, and reports
+# that render wrote (same run, same page cache, same file system, both started through
+# /usr/bin/time, which reads tykgen's peak RSS), RUNS times each, and reports
 # the medians, their ratio and tykgen's peak RSS. The output goes to memory (/dev/shm) when it
 # can, so the figures are tykgen's and not the disk's; TYKGEN_BENCH_DIR picks another place.
 # Then it fits the cost per added Gateway (one Gateway = one machine): the slope from 100 to
@@ -45,8 +46,9 @@ measure() {
         read -r kb <"$work/time"
         ((kb > peak_kb)) && peak_kb=$kb
         if [ -n "$render" ]; then
+            # Through the same /usr/bin/time as tykgen, so both pay its fork and exec.
             start=$(now_us)
-            cp -r "$work/r" "$work/c"
+            $TIME -o "$work/time" -f '%M' cp -r "$work/r" "$work/c"
             c+=($(($(now_us) - start)))
             if ((i == 1)); then
                 files=$(find "$work/r" -type f | wc -l)

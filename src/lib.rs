@@ -21,6 +21,7 @@ pub mod topology;
 pub mod validate;
 pub mod versions;
 
+use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -83,57 +84,82 @@ pub fn with_bundle<T>(
     templates: Option<&Path>,
     f: impl FnOnce(&targets::Context<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
+    bundle_with(planned, &render::Renderer::new(templates)?, f)
+}
+
+fn bundle_with<T>(
+    planned: &Planned,
+    renderer: &render::Renderer,
+    f: impl FnOnce(&targets::Context<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let Planned { loaded, topology } = planned;
-    let renderer = render::Renderer::new(templates)?;
-    let bundle = config::bundle(&loaded.profile, topology, &renderer)?;
-    f(&targets::Context::new(&loaded.profile, topology, &bundle, &renderer))
+    let bundle = config::bundle(&loaded.profile, topology, renderer)?;
+    f(&targets::Context::new(&loaded.profile, topology, &bundle, renderer))
 }
 
 /// Loads, validates and renders a profile in memory.
 ///
+/// The template engines this render needs (the targets', the configuration's, the READMEs') are
+/// built on their own threads from the start, while the profile is planned and checked (a render
+/// that needs an engine being built waits for it, and never builds it twice). A profile's problems
+/// are still reported before a template's.
+///
 /// # Errors
 /// `Diagnostics` for a bad profile; any other error for a template that fails to render.
 pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
-    with_context(&plan(input)?, templates, |ctx| {
-        let mut sets = Vec::new();
-        // The targets render on two threads (each with its own `Context`: the converted whole
-        // context is per thread, and only the READMEs and `config` take it); the template engines
-        // of the last targets are built on a third while the first ones render (a render that
-        // needs an engine being built waits for it).
-        let renderer = ctx.renderer;
-        let targets = target.expand();
-        let langs: Vec<_> = targets.iter().rev().flat_map(|t| renderer.langs_under(t.dir())).collect();
-        let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, &targets));
-        let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(Target, anyhow::Result<FileSet>)> {
-            ts.iter()
-                .map(|&t| {
-                    let set = targets::render(t, ctx);
-                    ctx.release_prepared();
-                    (t, set)
-                })
-                .collect()
-        };
-        let (profile, topology, bundle) = (ctx.profile, ctx.topology, ctx.bundle);
-        let (readme, mut done) = std::thread::scope(|s| {
-            s.spawn(move || renderer.warm(&langs));
-            let other = s.spawn(|| render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside));
-            let readme = render_readme(ctx);
-            let mut done = render_all(ctx, &here);
-            done.extend(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-            (readme, done)
-        });
-        // In target order, whichever thread rendered them; the first error in that order wins.
-        done.sort_by_key(|(t, _)| targets.iter().position(|x| x == t));
-        sets.push((String::new(), readme?));
-        for (t, set) in done {
-            sets.push((t.dir().to_owned(), set?));
+    let renderer = match render::Renderer::new(templates) {
+        Ok(renderer) => renderer,
+        Err(e) => {
+            let planned = plan(input)?;
+            check::gate(&planned.loaded, &planned.topology)?;
+            return Err(e);
         }
-        Ok(Rendered { name: ctx.profile.name.clone(), sets })
+    };
+    let targets = target.expand();
+    let langs: BTreeSet<_> = ["config", "docs"]
+        .into_iter()
+        .chain(targets.iter().map(|t| t.dir()))
+        .flat_map(|d| renderer.langs_under(d))
+        .collect();
+    let renderer = &renderer;
+    std::thread::scope(|s| {
+        s.spawn(move || renderer.warm(&langs.into_iter().collect::<Vec<_>>()));
+        let planned = plan(input)?;
+        check::gate(&planned.loaded, &planned.topology)?;
+        bundle_with(&planned, renderer, |ctx| render_targets(ctx, &targets))
     })
 }
 
-/// Whether `t` renders on the second thread when `all` render: the two largest (`compose`,
-/// then `ansible` with the README and `config`, which share one converted context) are apart.
+/// The profile's README and `targets`, on two threads, each with its own `Context` (the converted
+/// whole context is per thread, and only the READMEs and `config` take it).
+fn render_targets(ctx: &targets::Context<'_>, targets: &[Target]) -> anyhow::Result<Rendered> {
+    let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, targets));
+    let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(Target, anyhow::Result<FileSet>)> {
+        ts.iter()
+            .map(|&t| {
+                let set = targets::render(t, ctx);
+                ctx.release_prepared();
+                (t, set)
+            })
+            .collect()
+    };
+    let (profile, topology, bundle, renderer) = (ctx.profile, ctx.topology, ctx.bundle, ctx.renderer);
+    let (readme, mut done) = std::thread::scope(|s| {
+        let other = s.spawn(|| render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside));
+        let readme = render_readme(ctx);
+        let mut done = render_all(ctx, &here);
+        done.extend(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (readme, done)
+    });
+    // In target order, whichever thread rendered them; the first error in that order wins.
+    done.sort_by_key(|(t, _)| targets.iter().position(|x| x == t));
+    let mut sets = vec![(String::new(), readme?)];
+    for (t, set) in done {
+        sets.push((t.dir().to_owned(), set?));
+    }
+    Ok(Rendered { name: ctx.profile.name.clone(), sets })
+}
+
 /// The profile's own README. Its context (the whole context plus its diagram) is dropped as soon
 /// as the README is rendered: it shares the converted context, which `release_prepared` can free
 /// only when nothing else holds it.
@@ -147,6 +173,8 @@ fn render_readme(ctx: &targets::Context<'_>) -> anyhow::Result<FileSet> {
     Ok(readme)
 }
 
+/// Whether `t` renders on the second thread when all of `all` render: `compose` and `terraform`
+/// there, `ansible` here with the README and `config` (which share one converted context).
 fn renders_beside(t: Target, all: &[Target]) -> bool {
     all.len() > 1 && matches!(t, Target::Compose | Target::Terraform)
 }
