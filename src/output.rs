@@ -299,6 +299,11 @@ const JOURNAL: &str = ".tykgen-journal";
 const JOURNAL_TMP: &str = ".tykgen-journal.tmp";
 const LINK_NOTE: &str = "tykgen never writes through a symbolic link";
 
+/// The folder of `path` ("" for a path at the top).
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
 /// `dir/rel`, or `rel` for the profile folder itself.
 fn join(dir: &str, rel: &str) -> String {
     if dir.is_empty() { rel.to_owned() } else { format!("{dir}/{rel}") }
@@ -459,7 +464,7 @@ impl<'a> Plan<'a> {
 
     fn remove(&mut self, path: &str) {
         if self.removed.insert(path.to_owned()) {
-            self.touched.insert(path.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
+            self.touched.insert(parent(path).to_owned());
             self.steps.push(Step::Remove(path.to_owned()));
         }
     }
@@ -468,7 +473,7 @@ impl<'a> Plan<'a> {
         if !path.ends_with(MANIFEST) {
             self.report.written += 1;
         }
-        self.touched.insert(path.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
+        self.touched.insert(parent(&path).to_owned());
         self.staged.push((contents.into(), mode));
         self.steps.push(Step::Put(self.staged.len() - 1, path));
     }
@@ -491,7 +496,7 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             .collect();
         plan.report.written += files.len();
         files.push((MANIFEST, render_manifest(set).into_bytes().into(), FileMode::Normal.bits()));
-        plan.touched.insert(dir.rsplit_once('/').map_or("", |(d, _)| d).to_owned());
+        plan.touched.insert(parent(dir).to_owned());
         plan.made.insert(dir.to_owned());
         plan.trees.push(files);
         plan.steps.push(Step::PutTree(plan.trees.len() - 1, dir.to_owned()));
@@ -695,8 +700,7 @@ fn stage(tree: &Tree, plan: &Plan<'_>) -> std::io::Result<()> {
         tree.mkdir(&root)?;
         let mut made = HashSet::new();
         for (rel, contents, mode) in &plan.trees[k] {
-            let (dir, name) = rel.rsplit_once('/').map_or(("", *rel), |(d, n)| (d, n));
-            let dir = if dir.is_empty() { root.clone() } else { format!("{root}/{dir}") };
+            let (dir, name) = rel.rsplit_once('/').map_or((root.clone(), *rel), |(d, n)| (format!("{root}/{d}"), n));
             make_folders(tree, &root, &dir, &mut made)?;
             next();
             tree.create(&dir, name, contents, *mode)?;
@@ -730,7 +734,7 @@ fn make_folders(tree: &Tree, root: &str, dir: &str, made: &mut HashSet<String>) 
     if dir.len() <= root.len() || made.contains(dir) {
         return Ok(());
     }
-    make_folders(tree, root, dir.rsplit_once('/').map_or("", |(parent, _)| parent), made)?;
+    make_folders(tree, root, parent(dir), made)?;
     tree.mkdir(dir)?;
     made.insert(dir.to_owned());
     Ok(())
