@@ -7,7 +7,15 @@ use serde::Serialize;
 
 use super::Context;
 use crate::output::FileSet;
-use crate::topology::SecretUse;
+use crate::topology::{Secret, SecretUse};
+
+/// `machines.json`, its keys in this order.
+#[derive(Serialize)]
+struct MachinesJson<'a> {
+    profile: &'a str,
+    secrets: &'a [Secret],
+    machines: Vec<MachineEntry<'a>>,
+}
 
 /// What `machines.json` says of one machine: everything but the file contents.
 #[derive(Serialize)]
@@ -54,11 +62,13 @@ pub(super) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             secrets: &mc.secrets,
         });
     }
-    let mut json = serde_json::to_string_pretty(&serde_json::json!({
-        "profile": ctx.profile.name,
-        "secrets": ctx.topology.secrets,
-        "machines": entries,
-    }))?;
+    // Written straight from the structs: a `serde_json::Value` of it would be the largest thing
+    // a render holds at a few thousand machines.
+    let mut json = serde_json::to_string_pretty(&MachinesJson {
+        profile: &ctx.profile.name,
+        secrets: &ctx.topology.secrets,
+        machines: entries,
+    })?;
     json.push('\n');
     set.add("machines.json", json, crate::output::FileMode::Normal)?;
     set.add(
