@@ -25,9 +25,9 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
 use include_dir::{Dir, include_dir};
@@ -281,6 +281,19 @@ impl Prepared {
         Ok(Self(sharing(|| tera::Context::from_serialize(ctx))?))
     }
 
+    /// A context built key by key in one conversion, so equal [`shared`] values share across
+    /// keys as in [`Prepared::new`]; [`Builder::list`] lets the largest list go item by item.
+    ///
+    /// # Errors
+    /// A value Tera cannot hold.
+    pub fn build(fill: impl FnOnce(&mut Builder) -> anyhow::Result<()>) -> anyhow::Result<Self> {
+        sharing(|| {
+            let mut builder = Builder(tera::Context::new());
+            fill(&mut builder)?;
+            Ok(Self(builder.0))
+        })
+    }
+
     /// This context plus `key` (its values are shared, not copied).
     ///
     /// # Errors
@@ -292,23 +305,60 @@ impl Prepared {
     }
 }
 
+/// The keys of a context being built by [`Prepared::build`].
+pub struct Builder(tera::Context);
+
+impl Builder {
+    /// Converts `value` as the value of `key`.
+    ///
+    /// # Errors
+    /// A value Tera cannot hold.
+    pub fn insert(&mut self, key: &'static str, value: &(impl serde::Serialize + ?Sized)) -> anyhow::Result<()> {
+        self.0.insert_value(key, tera::Value::try_from_serializable(value)?);
+        Ok(())
+    }
+
+    /// `items` as the list of `key`, each item dropped as soon as it is converted: the list is
+    /// never held twice, as Rust values and as Tera values (the compose services at thousands of
+    /// machines are the largest context of any render).
+    ///
+    /// # Errors
+    /// A value Tera cannot hold.
+    pub fn list<T: serde::Serialize>(&mut self, key: &'static str, items: Vec<T>) -> anyhow::Result<()> {
+        let values =
+            items.into_iter().map(|item| tera::Value::try_from_serializable(&item)).collect::<Result<Vec<_>, _>>()?;
+        self.0.insert_value(key, tera::Value::from(values));
+        Ok(())
+    }
+}
+
 thread_local! {
     /// The values [`shared`] has converted during the conversion running on this thread (see
     /// [`sharing`]); `None` when no conversion runs.
-    static SHARED: RefCell<Option<HashSet<Exact>>> = const { RefCell::new(None) };
+    static SHARED: RefCell<Option<Seen>> = const { RefCell::new(None) };
+}
+
+/// What one conversion has converted so far (see [`sharing`]).
+#[derive(Default)]
+struct Seen {
+    /// The values of [`shared`] fields, by value.
+    values: HashSet<Exact>,
+    /// The texts of [`shared_text`] fields, by allocation (address and length): the text is
+    /// borrowed by the context being converted, so the allocation outlives the conversion.
+    texts: HashMap<(usize, usize), tera::Value>,
 }
 
 /// Runs one conversion to Tera values with its own set of [`shared`] values, dropped at the end
 /// (the values themselves live on in the converted context, which is all that holds them).
 fn sharing<R>(convert: impl FnOnce() -> R) -> R {
-    struct Restore(Option<HashSet<Exact>>);
+    struct Restore(Option<Seen>);
     impl Drop for Restore {
         fn drop(&mut self) {
             let outer = self.0.take();
             SHARED.with(|s| *s.borrow_mut() = outer);
         }
     }
-    let _restore = Restore(SHARED.with(|s| s.borrow_mut().replace(HashSet::new())));
+    let _restore = Restore(SHARED.with(|s| s.borrow_mut().replace(Seen::default())));
     convert()
 }
 
@@ -326,11 +376,11 @@ pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, ser
     }
     let converted = Exact(tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?);
     let one = SHARED.with(|s| match s.borrow_mut().as_mut() {
-        Some(seen) => match seen.get(&converted) {
+        Some(seen) => match seen.values.get(&converted) {
             Some(same) => same.0.clone(),
             None => {
                 let value = converted.0.clone();
-                seen.insert(converted);
+                seen.values.insert(converted);
                 value
             }
         },
@@ -338,6 +388,40 @@ pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, ser
     });
     // Inside Tera's converter a `tera::Value` is taken as it is (shared), not converted again.
     serde::Serialize::serialize(&one, serializer)
+}
+
+/// Like [`shared`], for each item of a list (`Topology::machines`, which every machine's
+/// configuration in the bundle holds again).
+///
+/// # Errors
+/// Those of serializing the items.
+pub fn shared_each<T: serde::Serialize, S: serde::Serializer>(items: &[T], serializer: S) -> Result<S::Ok, S::Error> {
+    struct One<'a, T>(&'a T);
+    impl<T: serde::Serialize> serde::Serialize for One<'_, T> {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            shared(self.0, serializer)
+        }
+    }
+    serializer.collect_seq(items.iter().map(One))
+}
+
+/// For `#[serde(serialize_with = "crate::render::shared_text")]` on an `Arc<str>` that many
+/// values share by allocation (a configuration file's bytes, the same `tyk.conf` for every
+/// Gateway): while a [`Prepared`] context is converted, each allocation is converted once and
+/// every field that holds it shares that one Tera string, without comparing texts. Anywhere
+/// else the field serializes as a plain string.
+///
+/// # Errors
+/// Those of serializing the value.
+pub fn shared_text<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
+    let key = (text.as_ptr() as usize, text.len());
+    let one = SHARED.with(|s| {
+        s.borrow_mut().as_mut().map(|seen| seen.texts.entry(key).or_insert_with(|| tera::Value::from(&**text)).clone())
+    });
+    match one {
+        Some(value) => serde::Serialize::serialize(&value, serializer),
+        None => serializer.serialize_str(text),
+    }
 }
 
 /// A Tera value compared exactly: the same kinds (a `1` is not a `1.0`), the same safe marks,
@@ -684,6 +768,92 @@ mod tests {
         assert_eq!(port(1).kind(), tera::value::ValueKind::F64);
         // Outside a conversion the field serializes as usual.
         assert_eq!(serde_json::to_value(&items[0]).unwrap(), serde_json::json!({"deps": [long], "port": 1}));
+    }
+
+    #[derive(serde::Serialize)]
+    struct File {
+        #[serde(serialize_with = "shared_text")]
+        contents: Arc<str>,
+    }
+
+    #[derive(serde::Serialize)]
+    struct Listed {
+        #[serde(serialize_with = "shared_each")]
+        items: Vec<Vec<String>>,
+        again: Vec<Item>,
+    }
+
+    /// The string of a converted `{"contents": …}`, by address.
+    fn text_of(v: &tera::Value) -> *const u8 {
+        v.as_map().unwrap().get(&tera::value::Key::Str("contents")).unwrap().as_str().unwrap().as_ptr()
+    }
+
+    #[test]
+    fn shared_text_converts_each_allocation_once_and_equal_texts_of_two_allocations_twice() {
+        let one: Arc<str> = Arc::from("a configuration file longer than twenty-one bytes");
+        let other: Arc<str> = Arc::from(&*one);
+        let files =
+            [File { contents: Arc::clone(&one) }, File { contents: Arc::clone(&one) }, File { contents: other }];
+        let values = sharing(|| tera::Value::try_from_serializable(&files)).unwrap();
+        let v = values.as_array().unwrap();
+        assert_eq!(text_of(&v[0]), text_of(&v[1]));
+        assert_ne!(text_of(&v[0]), text_of(&v[2]));
+        assert_eq!(v[2].as_map().unwrap().get(&tera::value::Key::Str("contents")).unwrap().as_str(), Some(&*one));
+        // Outside a conversion, a plain string.
+        assert_eq!(serde_json::to_value(&files[0]).unwrap(), serde_json::json!({ "contents": &*one }));
+    }
+
+    #[test]
+    fn shared_each_shares_equal_items_with_equal_shared_fields_elsewhere() {
+        let long = vec!["a string longer than twenty-one bytes".to_owned()];
+        let listed = Listed {
+            items: vec![long.clone(), vec!["other".into()], long.clone()],
+            again: vec![Item { deps: long.clone(), port: serde_json::json!(1) }],
+        };
+        let values = sharing(|| tera::Value::try_from_serializable(&listed)).unwrap();
+        let map = values.as_map().unwrap();
+        let items = map.get(&tera::value::Key::Str("items")).unwrap().as_array().unwrap();
+        let again = map.get(&tera::value::Key::Str("again")).unwrap().as_array().unwrap();
+        let deps = again[0].as_map().unwrap().get(&tera::value::Key::Str("deps")).unwrap();
+        let ptr = |v: &tera::Value| v.as_array().unwrap().as_ptr();
+        assert!(std::ptr::eq(ptr(&items[0]), ptr(&items[2])));
+        assert!(std::ptr::eq(ptr(&items[0]), ptr(deps)));
+        assert!(!std::ptr::eq(ptr(&items[0]), ptr(&items[1])));
+        assert_eq!(serde_json::to_value(&listed.items).unwrap(), serde_json::json!([long, ["other"], long]));
+    }
+
+    /// A context built key by key (its list item by item) renders as the same struct converted
+    /// whole, and shares across its keys.
+    #[test]
+    fn a_built_context_is_the_struct_converted_whole() {
+        #[derive(serde::Serialize)]
+        struct Whole {
+            name: &'static str,
+            items: Vec<Item>,
+            more: Vec<Item>,
+        }
+        let long = "a string longer than twenty-one bytes".to_owned();
+        let item = || Item { deps: vec![long.clone()], port: serde_json::json!(2) };
+        let (_d, r) = renderer(&[(
+            "docs/x.md.tera",
+            "{{ name }}{% for i in items %} {{ i.deps | join(sep=\",\") }}:{{ i.port }}{% endfor %} {{ more | length }}",
+        )]);
+        let whole = Prepared::new(&Whole { name: "n", items: vec![item(), item()], more: vec![item()] }).unwrap();
+        let built = Prepared::build(|c| {
+            c.insert("name", "n")?;
+            c.list("items", vec![item(), item()])?;
+            c.insert("more", &vec![item()])
+        })
+        .unwrap();
+        let out = r.render_prepared("docs/x.md.tera", &built).unwrap();
+        assert_eq!(out, r.render_prepared("docs/x.md.tera", &whole).unwrap());
+        assert_eq!(out, format!("n {long}:2 {long}:2 1"));
+        let deps = |key: &str, i: usize| {
+            let list = built.0.get(key).unwrap().as_array().unwrap();
+            list[i].as_map().unwrap().get(&tera::value::Key::Str("deps")).unwrap().as_array().unwrap().as_ptr()
+        };
+        assert!(std::ptr::eq(deps("items", 0), deps("items", 1)));
+        assert!(std::ptr::eq(deps("items", 0), deps("more", 0)));
     }
 
     const HOSTILE: &str = "a\"b\\c\n}\n${x} %{y} $HOME {{ lookup('pipe','id') }} 'q' \u{85}\u{2028}";

@@ -344,6 +344,7 @@ pub struct Topology {
     /// The DNS domain.
     pub domain: String,
     /// Every machine, in a stable order (Tyk tiers, then Redis deployments, then the database).
+    #[serde(serialize_with = "crate::render::shared_each")]
     pub machines: Vec<Machine>,
     /// Every link, sorted.
     pub links: Vec<Link>,

@@ -31,7 +31,8 @@ pub struct ConfigFile {
     pub name: String,
     /// Where the file goes on the machine (e.g. `/opt/tyk-gateway/tyk.conf`).
     pub install_path: String,
-    /// The bytes (shared by every target that ships the file).
+    /// The bytes (shared by every target that ships the file, and by every template context).
+    #[serde(serialize_with = "crate::render::shared_text")]
     pub contents: Arc<str>,
     /// File mode on the machine (0644 unless it must be private).
     #[serde(skip)]
@@ -41,11 +42,14 @@ pub struct ConfigFile {
 /// Everything one machine needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MachineConfig {
-    /// The machine.
+    /// The machine (in a template context, one value with the topology's).
+    #[serde(serialize_with = "crate::render::shared")]
     pub machine: Machine,
     /// Its configuration files.
     pub files: Vec<ConfigFile>,
-    /// The secrets it needs and how its program receives them.
+    /// The secrets it needs and how its program receives them (in a template context, one
+    /// value for every machine that needs the same).
+    #[serde(serialize_with = "crate::render::shared")]
     pub secrets: Vec<SecretUse>,
 }
 

@@ -232,14 +232,6 @@ impl Service {
     }
 }
 
-#[derive(Serialize)]
-struct ComposeCtx<'a> {
-    profile: &'a str,
-    services: Vec<Service>,
-    networks: Vec<NetDef>,
-    volumes: Vec<String>,
-}
-
 fn secret_part(t: &Topology, secret: &str) -> Part {
     let description = t.secrets.iter().find(|s| s.name == secret).map_or(secret, |s| s.description.as_str());
     // `}` would end the interpolation and `$` start another: keep the message plain.
@@ -415,7 +407,7 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
 
     let fixed = fixed_addresses(ctx, &mut services)?;
     let networks: BTreeSet<String> = services.iter().flat_map(|s| s.networks.iter().map(|n| n.name.clone())).collect();
-    let networks = networks
+    let networks: Vec<NetDef> = networks
         .into_iter()
         .map(|name| match fixed.iter().find(|f| f.name == name) {
             Some(net) => NetDef {
@@ -440,9 +432,14 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
         })
         .collect();
     let compose = {
-        let cctx = ComposeCtx { profile: &p.name, services, networks, volumes: volumes.into_iter().collect() };
-        let prepared = Prepared::new(&cctx).context("building the context for template `compose/compose.yaml.tera`")?;
-        drop(cctx);
+        // The template's context: `profile`, `services`, `networks`, `volumes`.
+        let prepared = Prepared::build(|c| {
+            c.insert("profile", &p.name)?;
+            c.list("services", services)?;
+            c.insert("networks", &networks)?;
+            c.insert("volumes", &volumes)
+        })
+        .context("building the context for template `compose/compose.yaml.tera`")?;
         ctx.renderer.render_prepared("compose/compose.yaml.tera", &prepared)?
     };
     set.add("compose.yaml", compose, FileMode::Normal)?;
