@@ -458,13 +458,15 @@ impl Topology {
 
     /// The machines a peer stands for: the machine, every member of the group, or none (the
     /// load balancer, clients and admins are not machines of the topology).
-    #[must_use]
-    pub fn members(&self, peer: &Peer) -> Vec<&Machine> {
-        match peer {
-            Peer::Machine(name) => self.machine(name).into_iter().collect(),
-            Peer::Group(g) => self.index.group.get(g).into_iter().flatten().map(|&i| &self.machines[i]).collect(),
-            Peer::LoadBalancer | Peer::Clients | Peer::Admins => Vec::new(),
-        }
+    pub fn members(&self, peer: &Peer) -> impl Iterator<Item = &Machine> + use<'_> {
+        // Not collected: a caller that needs one member (every member of a group shares its
+        // settings) takes the first without walking a group of thousands.
+        let (machine, group) = match peer {
+            Peer::Machine(name) => (self.machine(name), None),
+            Peer::Group(g) => (None, self.index.group.get(g)),
+            Peer::LoadBalancer | Peer::Clients | Peer::Admins => (None, None),
+        };
+        machine.into_iter().chain(group.into_iter().flatten().map(|&i| &self.machines[i]))
     }
 
     /// True when `peer` stands for machine `m` (is it, or its group).
@@ -896,7 +898,7 @@ pub(crate) mod tests {
         assert!(t.reaches(r1, r2) && t.reaches(r2, r1));
         assert!(!t.reaches(r1, r1));
         let g = Peer::Group("gateway".into());
-        assert_eq!(t.members(&g).iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["gateway-1", "gateway-2"]);
+        assert_eq!(t.members(&g).map(|m| m.name.as_str()).collect::<Vec<_>>(), ["gateway-1", "gateway-2"]);
         assert!(t.links_to("redis-2").any(|l| l.from == g && l.port == REDIS_PORT));
     }
 }

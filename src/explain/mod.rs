@@ -282,7 +282,7 @@ fn tier(m: &Machine) -> String {
 /// its own, the Gateways and the Dashboard `tyk.tls`.
 fn link_tls(p: &Profile, t: &Topology, link: &Link) -> bool {
     // A group's members share their deployment's settings: the first one stands for all.
-    let Some(m) = t.members(&link.to).into_iter().next() else { return false };
+    let Some(m) = t.members(&link.to).next() else { return false };
     match link.service {
         Service::Redis | Service::RedisBus | Service::Sentinel => {
             m.store.is_some_and(|s| t.redis_for(s).settings.tls.enabled)

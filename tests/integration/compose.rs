@@ -128,7 +128,7 @@ fn compose_lab_of_every_builtin_profile() {
                     .links
                     .iter()
                     .filter(|l| l.from == Peer::LoadBalancer)
-                    .flat_map(|l| t.members(&l.to).into_iter().map(compose::group_network))
+                    .flat_map(|l| t.members(&l.to).map(compose::group_network))
                     .collect(),
                 None => BTreeSet::new(), // one-shots: no network, or another service's namespace
             };
