@@ -2,9 +2,11 @@
 //!
 //! This file holds the pipeline, each step a plain function: `profile::load` ->
 //! `validate::validate` -> `topology::build` ([`plan`]) -> `check::gate` -> `config::bundle`
-//! ([`with_context`]) -> `targets::render` ([`render_profile`]) -> `output::write_all`. Nothing reads
-//! the disk after `profile` and before `output`; nothing but `output` writes. The commands that
-//! drive it live in `commands/`, one module each.
+//! ([`with_context`]) -> `targets::render` ([`render_profile`]) -> `output`: each set goes to a
+//! [`Sink`] as soon as it is rendered, and `tykgen render`'s sink stages it in an
+//! `output::Transaction` that commits once every set is in. Nothing reads the disk after `profile`
+//! but `output`; nothing but `output` writes. The commands that drive it live in `commands/`, one
+//! module each.
 
 pub mod check;
 pub mod cli;
@@ -97,7 +99,44 @@ fn bundle_with<T>(
     f(&targets::Context::new(&loaded.profile, topology, &bundle, renderer))
 }
 
+/// Where a render's file sets go, each as soon as it is rendered, on the thread that rendered it
+/// (two at once): into memory ([`render_profile`]) or straight into the output transaction
+/// (`tykgen render`), so a large render never holds every target's bytes at once.
+pub trait Sink: Sync {
+    /// Takes the set for the folder `dir` (`""` for the profile's own README); `order` is its
+    /// position among the sets: the README first, then the targets in [`Target::expand`] order.
+    ///
+    /// # Errors
+    /// Whatever stops the render (the sets given so far are dropped with the sink).
+    fn take(&self, order: usize, dir: &str, set: FileSet) -> anyhow::Result<()>;
+}
+
 /// Loads, validates and renders a profile in memory.
+///
+/// # Errors
+/// `Diagnostics` for a bad profile; any other error for a template that fails to render.
+pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
+    struct Collect(std::sync::Mutex<Vec<(usize, String, FileSet)>>);
+    impl Sink for Collect {
+        fn take(&self, order: usize, dir: &str, set: FileSet) -> anyhow::Result<()> {
+            self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, dir.to_owned(), set));
+            Ok(())
+        }
+    }
+    let mut name = String::new();
+    let collected = render_profile_into(input, target, templates, |n| {
+        name = n.to_owned();
+        Ok(Collect(std::sync::Mutex::new(Vec::new())))
+    })?;
+    let mut sets = collected.0.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    sets.sort_by_key(|(order, ..)| *order);
+    Ok(Rendered { name, sets: sets.into_iter().map(|(_, dir, set)| (dir, set)).collect() })
+}
+
+/// Loads, validates and renders a profile, handing each file set to a [`Sink`] as it is
+/// rendered. `open` makes the sink, given the profile's name, once the profile has passed
+/// planning and the check gate (so a bad profile never opens an output folder); the sink is
+/// returned when every set has gone into it.
 ///
 /// The template engines this render needs (the targets', the configuration's, the READMEs') are
 /// built on their own threads from the start, while the profile is planned and checked (a render
@@ -105,8 +144,14 @@ fn bundle_with<T>(
 /// are still reported before a template's.
 ///
 /// # Errors
-/// `Diagnostics` for a bad profile; any other error for a template that fails to render.
-pub fn render_profile(input: &profile::Input, target: Target, templates: Option<&Path>) -> anyhow::Result<Rendered> {
+/// `Diagnostics` for a bad profile; those of `open` and of the sink; any other error for a
+/// template that fails to render (the first in set order).
+pub fn render_profile_into<S: Sink>(
+    input: &profile::Input,
+    target: Target,
+    templates: Option<&Path>,
+    open: impl FnOnce(&str) -> anyhow::Result<S>,
+) -> anyhow::Result<S> {
     let renderer = match render::Renderer::new(templates) {
         Ok(renderer) => renderer,
         Err(e) => {
@@ -126,38 +171,42 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
         s.spawn(move || renderer.warm(&langs.into_iter().collect::<Vec<_>>()));
         let planned = plan(input)?;
         check::gate(&planned.loaded, &planned.topology)?;
-        bundle_with(&planned, renderer, |ctx| render_targets(ctx, &targets))
+        let sink = open(&planned.loaded.profile.name)?;
+        bundle_with(&planned, renderer, |ctx| render_targets(ctx, &targets, &sink))?;
+        Ok(sink)
     })
 }
 
 /// The profile's README and `targets`, on two threads, each with its own `Context` (the converted
-/// whole context is per thread, and only the READMEs and `config` take it).
-fn render_targets(ctx: &targets::Context<'_>, targets: &[Target]) -> anyhow::Result<Rendered> {
+/// whole context is per thread, and only the READMEs and `config` take it), each set into `sink`
+/// as soon as it is rendered.
+fn render_targets(ctx: &targets::Context<'_>, targets: &[Target], sink: &impl Sink) -> anyhow::Result<()> {
     let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, targets));
-    let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(Target, anyhow::Result<FileSet>)> {
+    let order = |t: Target| 1 + targets.iter().position(|x| *x == t).unwrap_or_default();
+    let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(usize, anyhow::Result<()>)> {
         ts.iter()
             .map(|&t| {
                 let set = targets::render(t, ctx);
                 ctx.release_prepared();
-                (t, set)
+                (order(t), set.and_then(|set| sink.take(order(t), t.dir(), set)))
             })
             .collect()
     };
     let (profile, topology, bundle, renderer) = (ctx.profile, ctx.topology, ctx.bundle, ctx.renderer);
-    let (readme, mut done) = std::thread::scope(|s| {
+    let mut done = std::thread::scope(|s| {
         let other = s.spawn(|| render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside));
-        let readme = render_readme(ctx);
-        let mut done = render_all(ctx, &here);
+        let mut done = vec![(0, render_readme(ctx).and_then(|set| sink.take(0, "", set)))];
+        // `config` takes the whole context the README converted; no other target does.
+        if here.first() != Some(&Target::Config) {
+            ctx.release_prepared();
+        }
+        done.extend(render_all(ctx, &here));
         done.extend(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (readme, done)
+        done
     });
-    // In target order, whichever thread rendered them; the first error in that order wins.
-    done.sort_by_key(|(t, _)| targets.iter().position(|x| x == t));
-    let mut sets = vec![(String::new(), readme?)];
-    for (t, set) in done {
-        sets.push((t.dir().to_owned(), set?));
-    }
-    Ok(Rendered { name: ctx.profile.name.clone(), sets })
+    // The first error in set order wins, whichever thread met it.
+    done.sort_by_key(|(order, _)| *order);
+    done.into_iter().try_for_each(|(_, result)| result)
 }
 
 /// The profile's own README. Its context (the whole context plus its diagram) is dropped as soon

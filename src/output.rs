@@ -1,6 +1,7 @@
-//! The only code that writes generated files. A [`FileSet`] holds every rendered file in
-//! memory; [`write_all`] applies the file sets of one profile folder (its README and one set per
-//! target) as one transaction, and [`drift`] reports how the disk differs (for `--check`).
+//! The only code that writes generated files. A [`FileSet`] holds one folder's rendered files in
+//! memory; a [`Transaction`] applies the file sets of one profile folder (its README and one set
+//! per target) as one transaction, staging each set as soon as it is rendered ([`write_all`]
+//! when they are all at hand), and [`drift`] reports how the disk differs (for `--check`).
 //!
 //! Each set's folder keeps a manifest, `.tykgen-manifest`, one line per file it wrote:
 //! `sha256  mode  path` (sorted, no timestamps). The manifest is how tykgen tells its own files
@@ -12,7 +13,9 @@
 //! - nothing follows a symbolic link below the profile folder ([`tree`] opens every component
 //!   with `O_NOFOLLOW`); a link, FIFO or device where tykgen writes is a refusal naming it, and
 //!   with `force` it is replaced, never followed;
-//! - every refusal of every set is found first; a refused render changes nothing;
+//! - every refusal of every set is found before the commit; a refused render, or one that fails
+//!   part-way (a template error in a later target), changes nothing: what it staged, and the
+//!   folders it created, are removed;
 //! - the new files are staged in `.tykgen-staging/`, then a journal (`.tykgen-journal`, written
 //!   and renamed into place: the commit point) lists every step; the steps are idempotent, so
 //!   after a crash the next render replays a committed journal (the new tree) or deletes an
@@ -28,7 +31,8 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
@@ -65,8 +69,44 @@ impl FileMode {
 }
 
 /// The bytes of one file. Shared, not copied: a machine's configuration file is the same
-/// bytes in the config, compose and Ansible sets.
-pub type Contents = Arc<[u8]>;
+/// bytes in the config, compose and Ansible sets, and a rendered template's text becomes a
+/// file's bytes as it is (`compose.yaml` is megabytes at thousands of machines: a copy of it
+/// would be the largest thing a render holds).
+#[derive(Clone)]
+pub struct Contents(Bytes);
+
+#[derive(Clone)]
+enum Bytes {
+    /// Shared with whatever else holds them (the bundle's files).
+    Shared(Arc<[u8]>),
+    /// A rendered text's own buffer.
+    Owned(Arc<Vec<u8>>),
+}
+
+impl std::ops::Deref for Contents {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Bytes::Shared(bytes) => bytes,
+            Bytes::Owned(bytes) => bytes,
+        }
+    }
+}
+
+impl PartialEq for Contents {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for Contents {}
+
+impl std::fmt::Debug for Contents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(self))
+    }
+}
 
 /// What a file's bytes are made from.
 pub trait IntoContents {
@@ -82,31 +122,33 @@ impl IntoContents for Contents {
 
 impl IntoContents for Arc<str> {
     fn into_contents(self) -> Contents {
-        self.into()
+        Contents(Bytes::Shared(self.into()))
     }
 }
 
 impl IntoContents for String {
     fn into_contents(self) -> Contents {
-        self.into_bytes().into()
+        self.into_bytes().into_contents()
     }
 }
 
 impl IntoContents for Vec<u8> {
-    fn into_contents(self) -> Contents {
-        self.into()
+    fn into_contents(mut self) -> Contents {
+        // A rendered text's buffer grew by doubling: its spare room goes back (in place).
+        self.shrink_to_fit();
+        Contents(Bytes::Owned(Arc::new(self)))
     }
 }
 
 impl IntoContents for &str {
     fn into_contents(self) -> Contents {
-        self.as_bytes().into()
+        self.as_bytes().into_contents()
     }
 }
 
 impl IntoContents for &[u8] {
     fn into_contents(self) -> Contents {
-        self.into()
+        Contents(Bytes::Shared(self.into()))
     }
 }
 
@@ -613,90 +655,235 @@ fn test_stop(at: &str) {
 /// `(dir, files)` goes to `parent/name/dir` ("" for the folder itself). See the module docs.
 ///
 /// # Errors
-/// Without `force`, before anything is written: every file that would be overwritten or
-/// removed although tykgen did not write it or it was edited since, and every link, FIFO or
-/// device in the way, all in one message. Any I/O error.
+/// As [`Transaction::stage`] and [`Transaction::commit`].
 pub fn write_all(parent: &Path, name: &str, sets: &[(String, FileSet)], force: bool) -> anyhow::Result<WriteReport> {
-    let tree = Tree::open(parent, name, force)?;
-    tree.lock(true)?;
-    recover(&tree)?;
+    let tx = Transaction::open(parent, name, force)?;
+    for (order, (dir, set)) in sets.iter().enumerate() {
+        tx.stage(order, dir, set)?;
+    }
+    tx.commit()
+}
 
-    let mut plan = Plan::default();
-    for (dir, set) in sets {
+/// A render into one profile folder, `parent/name`, applied as one transaction but built set by
+/// set: [`Transaction::stage`] plans one set against the disk and stages its new files at once
+/// (so the caller can drop the set's bytes while later sets still render), and
+/// [`Transaction::commit`] refuses or commits every set together. The folder is locked from
+/// [`Transaction::open`] to the end; a transaction dropped before its commit removes what it
+/// staged. Sets may be staged from two threads at once.
+pub struct Transaction {
+    tree: Tree,
+    force: bool,
+    /// The numbers the next staged file and staged folder take (each set reserves its own).
+    next_file: AtomicUsize,
+    next_folder: AtomicUsize,
+    /// Whether the stage folder exists: the first set that stages anything makes it.
+    stage_made: Mutex<bool>,
+    /// Set once a set is refused: the sets after it are planned (for the message), not staged.
+    refused: AtomicBool,
+    /// The folders `open` created (the profile folder and any missing above it), outermost
+    /// first: an uncommitted transaction removes them again.
+    created: Vec<std::path::PathBuf>,
+    /// What each staged set does, by its position among the sets.
+    sets: Mutex<Vec<(usize, SetPlan)>>,
+    committed: bool,
+}
+
+/// What one set's plan leaves once its files are staged.
+struct SetPlan {
+    steps: Vec<Step>,
+    conflicts: Vec<String>,
+    /// Existing folders the steps change that are not writable.
+    locked: Vec<String>,
+    report: WriteReport,
+}
+
+impl Transaction {
+    /// Locks the profile folder (creating it if needed), and finishes or rolls back a render
+    /// into it that was interrupted.
+    ///
+    /// # Errors
+    /// A folder that cannot be opened or locked; an interrupted render that cannot be repaired.
+    pub fn open(parent: &Path, name: &str, force: bool) -> anyhow::Result<Self> {
+        let root = parent.join(name);
+        let mut created: Vec<_> = root
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .take_while(|a| std::fs::symlink_metadata(a).is_err())
+            .map(Path::to_path_buf)
+            .collect();
+        created.reverse();
+        let tree = Tree::open(parent, name, force)?;
+        tree.lock(true)?;
+        recover(&tree)?;
+        Ok(Self {
+            tree,
+            force,
+            next_file: AtomicUsize::new(0),
+            next_folder: AtomicUsize::new(0),
+            stage_made: Mutex::new(false),
+            refused: AtomicBool::new(false),
+            created,
+            sets: Mutex::new(Vec::new()),
+            committed: false,
+        })
+    }
+
+    /// Plans the set `files` for the folder `dir` ("" for the profile folder itself), `order`
+    /// its position among the sets (the commit's steps, refusals and counts go in that order),
+    /// and stages its new files, unless a set was refused (then nothing more is staged).
+    ///
+    /// # Errors
+    /// A path that is not plain; a folder where a file goes; any I/O error.
+    pub fn stage(&self, order: usize, dir: &str, files: &FileSet) -> anyhow::Result<()> {
         if !dir.is_empty() {
             check_path(dir)?;
         }
-        plan_set(&mut plan, &tree, dir, set, force)?;
-    }
-    if !plan.conflicts.is_empty() && !force {
-        bail!(
-            "refusing to overwrite {} file(s) in {} (nothing was written; use --force to overwrite):\n  {}",
-            plan.conflicts.len(),
-            tree.path.display(),
-            plan.conflicts.join("\n  ")
-        );
-    }
-    let report = plan.report;
-    if plan.steps.is_empty() {
-        return Ok(report);
-    }
-    // Writable folders, checked now, so a permission problem is found before the commit.
-    let locked: Vec<_> = plan
-        .touched
-        .iter()
-        .filter(|d| !plan.made.contains(*d))
-        .filter(|d| !tree.writable(d).unwrap_or(false))
-        .map(|d| tree.show(d))
-        .collect();
-    if !locked.is_empty() {
-        bail!("cannot write into {} (nothing was written): permission denied", locked.join(", "));
+        let mut plan = Plan::default();
+        plan_set(&mut plan, &self.tree, dir, files, self.force)?;
+        // Writable folders, checked now, so a permission problem is found before the commit.
+        let locked: Vec<String> = plan
+            .touched
+            .iter()
+            .filter(|d| !plan.made.contains(*d))
+            .filter(|d| !self.tree.writable(d).unwrap_or(false))
+            .cloned()
+            .collect();
+        if (!plan.conflicts.is_empty() && !self.force) || !locked.is_empty() {
+            self.refused.store(true, Ordering::SeqCst);
+        }
+        let mut steps = std::mem::take(&mut plan.steps);
+        if !(self.refused.load(Ordering::SeqCst) || plan.staged.is_empty() && plan.trees.is_empty()) {
+            let first_file = self.next_file.fetch_add(plan.staged.len(), Ordering::SeqCst);
+            let first_folder = self.next_folder.fetch_add(plan.trees.len(), Ordering::SeqCst);
+            for step in &mut steps {
+                match step {
+                    Step::Put(n, _) => *n += first_file,
+                    Step::PutTree(n, _) => *n += first_folder,
+                    _ => {}
+                }
+            }
+            let staged = self.make_stage().and_then(|()| stage(&self.tree, &plan, first_file, first_folder));
+            staged.map_err(|e| anyhow::Error::from(e).context(format!("staging into {}", self.tree.show(STAGING))))?;
+        }
+        let set = SetPlan { steps, conflicts: plan.conflicts, locked, report: plan.report };
+        self.sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, set));
+        Ok(())
     }
 
-    // Stage, then commit with the journal.
-    let stage_err = |e: std::io::Error| anyhow::Error::from(e).context(format!("staging into {}", tree.show(STAGING)));
-    let staged = stage(&tree, &plan);
-    if let Err(e) = staged {
-        let _ = clear_stage(&tree);
-        return Err(stage_err(e));
+    fn make_stage(&self) -> std::io::Result<()> {
+        let mut made = self.stage_made.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*made {
+            self.tree.mkdir(STAGING)?;
+            *made = true;
+        }
+        Ok(())
     }
-    let journal: String = std::iter::once("tykgen-journal 1".to_owned())
-        .chain(plan.steps.iter().map(Step::line))
-        .chain(std::iter::once("end".to_owned()))
-        .map(|l| l + "\n")
-        .collect();
-    tree.create("", JOURNAL_TMP, journal.as_bytes(), 0o644).map_err(stage_err)?;
-    tree.sync().map_err(stage_err)?;
-    test_stop("commit");
-    tree.rename("", JOURNAL_TMP, JOURNAL).map_err(stage_err)?;
-    tree.sync().map_err(stage_err)?;
-    apply(&tree, &plan.steps).with_context(|| {
-        format!("the render into {} stopped part-way; the next `tykgen render` finishes it", tree.path.display())
-    })?;
-    Ok(report)
+
+    /// [`drift_summary`] of one set against this folder, under this transaction's lock.
+    ///
+    /// # Errors
+    /// An unreadable folder or a corrupt manifest.
+    pub fn drift_summary(&self, dir: &str, files: &FileSet) -> anyhow::Result<Vec<Drift>> {
+        drift_in(Some(&self.tree), [(dir, files)], false)
+    }
+
+    /// Commits every staged set: the journal, then its steps.
+    ///
+    /// # Errors
+    /// Without `force`, before anything is changed: every file that would be overwritten or
+    /// removed although tykgen did not write it or it was edited since, and every link, FIFO or
+    /// device in the way, all in one message (what was staged is removed). A folder that is not
+    /// writable. Any I/O error.
+    pub fn commit(mut self) -> anyhow::Result<WriteReport> {
+        let mut sets = std::mem::take(&mut *self.sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        sets.sort_by_key(|(order, _)| *order);
+        let conflicts: Vec<&str> = sets.iter().flat_map(|(_, s)| s.conflicts.iter().map(String::as_str)).collect();
+        if !conflicts.is_empty() && !self.force {
+            bail!(
+                "refusing to overwrite {} file(s) in {} (nothing was written; use --force to overwrite):\n  {}",
+                conflicts.len(),
+                self.tree.path.display(),
+                conflicts.join("\n  ")
+            );
+        }
+        let locked: BTreeSet<&String> = sets.iter().flat_map(|(_, s)| &s.locked).collect();
+        if !locked.is_empty() {
+            let locked: Vec<String> = locked.into_iter().map(|d| self.tree.show(d)).collect();
+            bail!("cannot write into {} (nothing was written): permission denied", locked.join(", "));
+        }
+        let mut report = WriteReport::default();
+        for (_, s) in &sets {
+            report.written += s.report.written;
+            report.unchanged += s.report.unchanged;
+            report.removed += s.report.removed;
+        }
+        let steps: Vec<Step> = sets.into_iter().flat_map(|(_, s)| s.steps).collect();
+        if steps.is_empty() {
+            return Ok(report);
+        }
+        let tree = &self.tree;
+        let stage_err =
+            |e: std::io::Error| anyhow::Error::from(e).context(format!("staging into {}", tree.show(STAGING)));
+        let journal: String = std::iter::once("tykgen-journal 1".to_owned())
+            .chain(steps.iter().map(Step::line))
+            .chain(std::iter::once("end".to_owned()))
+            .map(|l| l + "\n")
+            .collect();
+        tree.create("", JOURNAL_TMP, journal.as_bytes(), 0o644).map_err(stage_err)?;
+        tree.sync().map_err(stage_err)?;
+        test_stop("commit");
+        tree.rename("", JOURNAL_TMP, JOURNAL).map_err(stage_err)?;
+        // Committed: from here an interrupted commit is finished by the next render, not undone.
+        self.committed = true;
+        tree.sync().map_err(stage_err)?;
+        apply(tree, &steps).with_context(|| {
+            format!("the render into {} stopped part-way; the next `tykgen render` finishes it", tree.path.display())
+        })?;
+        Ok(report)
+    }
 }
 
-/// Writes the plan's staged files and folders into the stage, on two threads (the file system
-/// work of a large render is as large as its rendering): each takes whole staged folders, or
-/// half of the loose files, the larger share first.
-fn stage(tree: &Tree, plan: &Plan<'_>) -> std::io::Result<()> {
-    tree.mkdir(STAGING)?;
+impl Drop for Transaction {
+    /// An uncommitted transaction leaves nothing behind: its stage (and a journal not yet
+    /// committed) is removed, and so are the folders it created, once empty. Should that fail,
+    /// the next render rolls it back.
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        if *self.stage_made.lock().unwrap_or_else(std::sync::PoisonError::into_inner) {
+            let _ = clear_stage(&self.tree);
+            let _ = self.tree.remove(JOURNAL_TMP);
+        }
+        // Innermost first; `remove_dir` removes only an empty folder, never through a link.
+        for folder in self.created.iter().rev() {
+            let _ = std::fs::remove_dir(folder);
+        }
+    }
+}
+
+/// Writes one set's staged files and folders into the stage (which exists), its files numbered
+/// from `first_file` and its folders from `first_folder`, on two threads (the file system work of
+/// a large render is as large as its rendering): each takes whole staged folders, or half of the
+/// loose files, the larger share first.
+fn stage(tree: &Tree, plan: &Plan<'_>, first_file: usize, first_folder: usize) -> std::io::Result<()> {
     let total = plan.staged.len() + plan.trees.iter().map(Vec::len).sum::<usize>();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    // The crash tests stop the process when half the files are staged.
+    let done = AtomicUsize::new(0);
+    // The crash tests stop the process when half the files of a set are staged.
     let next = || {
-        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == total / 2 {
+        if done.fetch_add(1, Ordering::Relaxed) == total / 2 {
             test_stop("stage");
         }
     };
     let loose = |part: usize| -> std::io::Result<()> {
         for (n, (contents, mode)) in plan.staged.iter().enumerate().filter(|(n, _)| n % 2 == part) {
             next();
-            tree.create(STAGING, &n.to_string(), contents, *mode)?;
+            tree.create(STAGING, &(first_file + n).to_string(), contents, *mode)?;
         }
         Ok(())
     };
     let folder = |k: usize| -> std::io::Result<()> {
-        let root = format!("{STAGING}/t{k}");
+        let root = format!("{STAGING}/t{}", first_folder + k);
         tree.mkdir(&root)?;
         let mut made = HashSet::new();
         for (rel, contents, mode) in &plan.trees[k] {
@@ -1033,15 +1220,34 @@ fn drift_sets(parent: &Path, name: &str, sets: &[(String, FileSet)], keep_old: b
             bail!("a render into {} was interrupted; run `tykgen render` to finish it", tree.path.display());
         }
     }
-    let lookup = |path: &str| -> anyhow::Result<Found> {
-        match &tree {
-            Some(tree) => tree.lookup(path).with_context(|| format!("reading {}", tree.show(path))),
-            None => Ok(Found::Missing),
-        }
-    };
+    drift_in(tree.as_ref(), sets.iter().map(|(dir, set)| (dir.as_str(), set)), keep_old)
+}
+
+/// [`drift_sets`] in a folder already open and locked (`None`: a folder that does not exist).
+fn drift_in<'s>(
+    tree: Option<&Tree>,
+    sets: impl IntoIterator<Item = (&'s str, &'s FileSet)>,
+    keep_old: bool,
+) -> anyhow::Result<Vec<Drift>> {
     let mut out = Vec::new();
     for (dir, set) in sets {
-        let previous = match &tree {
+        // Below a folder that does not exist, every file is missing: nothing to look up.
+        let tree = match tree {
+            Some(t)
+                if !dir.is_empty()
+                    && t.lookup(dir).with_context(|| format!("reading {}", t.show(dir)))? == Found::Missing =>
+            {
+                None
+            }
+            tree => tree,
+        };
+        let lookup = |path: &str| -> anyhow::Result<Found> {
+            match tree {
+                Some(tree) => tree.lookup(path).with_context(|| format!("reading {}", tree.show(path))),
+                None => Ok(Found::Missing),
+            }
+        };
+        let previous = match tree {
             Some(tree) => read_manifest(tree, dir, false)?,
             None => BTreeMap::new(),
         };
@@ -1053,7 +1259,7 @@ fn drift_sets(parent: &Path, name: &str, sets: &[(String, FileSet)], keep_old: b
                 path: path.clone(),
                 kind,
                 old: old.filter(|_| keep_old),
-                new: Some((Arc::clone(contents), mode.bits())),
+                new: Some((contents.clone(), mode.bits())),
             };
             let found = match lookup(&path)? {
                 Found::Missing => Some(drift(DriftKind::Missing, None)),
@@ -1094,7 +1300,7 @@ fn drift_sets(parent: &Path, name: &str, sets: &[(String, FileSet)], keep_old: b
                 path,
                 kind: DriftKind::Manifest,
                 old,
-                new: Some((manifest.into(), FileMode::Normal.bits())),
+                new: Some((manifest.into_contents(), FileMode::Normal.bits())),
             });
         }
     }
@@ -1333,6 +1539,85 @@ mod tests {
         for bad in ["puttree 3 ../x", "puttree x t", "puttree 3 /t", "puttree 3"] {
             assert_eq!(Step::parse(bad), None, "{bad}");
         }
+    }
+
+    /// Sets staged from two threads, in any order, commit the same tree as one set after another.
+    #[test]
+    fn sets_staged_from_two_threads_in_any_order_commit_the_same_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let sets = |v: &str| {
+            vec![
+                (String::new(), set(&[("README.md", v, FileMode::Normal)])),
+                ("one".to_owned(), base()),
+                ("two".to_owned(), set(&[("x/y.txt", v, FileMode::Private)])),
+            ]
+        };
+        let (parent, name) = (dir.path(), "p");
+        for v in ["first\n", "second\n"] {
+            let sets = sets(v);
+            let tx = Transaction::open(parent, name, false).unwrap();
+            std::thread::scope(|s| {
+                // The last set first, from another thread, while this one stages the others.
+                let other = s.spawn(|| tx.stage(2, &sets[2].0, &sets[2].1));
+                tx.stage(1, &sets[1].0, &sets[1].1).unwrap();
+                tx.stage(0, &sets[0].0, &sets[0].1).unwrap();
+                other.join().unwrap().unwrap();
+            });
+            tx.commit().unwrap();
+            let sequential = tempfile::tempdir().unwrap();
+            write_all(sequential.path(), name, &sets, false).unwrap();
+            write_all(sequential.path(), name, &sets, false).unwrap();
+            let relative = |root: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+                snapshot(root).into_iter().map(|(p, b)| (p.strip_prefix(root).unwrap().to_path_buf(), b)).collect()
+            };
+            assert_eq!(relative(&parent.join(name)), relative(&sequential.path().join(name)), "{v}");
+        }
+        assert!(!parent.join(name).join(STAGING).exists());
+    }
+
+    /// A transaction that never commits (a later target failed to render) leaves the folder as
+    /// it was, whatever it had staged; so does a refusal found in a set after one was staged.
+    #[test]
+    fn an_uncommitted_or_refused_transaction_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let (parent, name) = (dir.path(), "p");
+        write_all(parent, name, &[("one".to_owned(), base())], false).unwrap();
+        let root = parent.join(name);
+        let before = snapshot(&root);
+        let changed = set(&[("a.txt", "changed\n", FileMode::Normal)]);
+        {
+            let tx = Transaction::open(parent, name, false).unwrap();
+            tx.stage(0, "one", &changed).unwrap();
+            tx.stage(1, "new", &base()).unwrap();
+            assert!(root.join(STAGING).exists());
+        }
+        assert_eq!(snapshot(&root), before);
+        assert!(!root.join(STAGING).exists());
+        // Nor are the folders it made for itself left behind.
+        {
+            let tx = Transaction::open(&parent.join("new/out"), name, false).unwrap();
+            tx.stage(0, "one", &base()).unwrap();
+        }
+        assert!(!parent.join("new").exists());
+        // An edit in the second set is found after the first set was staged.
+        fs::write(root.join("one/a.txt"), "edited by hand\n").unwrap();
+        let before = snapshot(&root);
+        let tx = Transaction::open(parent, name, false).unwrap();
+        tx.stage(0, "new", &base()).unwrap();
+        tx.stage(1, "one", &changed).unwrap();
+        let err = tx.commit().unwrap_err().to_string();
+        assert!(err.contains("one/a.txt (edited since tykgen wrote it)"), "{err}");
+        assert_eq!(snapshot(&root), before);
+        assert!(!root.join(STAGING).exists() && !root.join("new").exists());
+        // Refusals are listed in set order, whatever order the sets were staged in.
+        fs::write(root.join("one/run.sh"), "edited too\n").unwrap();
+        let tx = Transaction::open(parent, name, false).unwrap();
+        let other = set(&[("run.sh", "new\n", FileMode::Executable)]);
+        tx.stage(1, "one", &other).unwrap();
+        tx.stage(0, "one", &changed).unwrap();
+        let err = tx.commit().unwrap_err().to_string();
+        let (a, run) = (err.find("one/a.txt").unwrap(), err.find("one/run.sh").unwrap());
+        assert!(a < run, "{err}");
     }
 
     #[test]

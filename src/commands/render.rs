@@ -17,15 +17,12 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let out = resolved.out(args.out.as_deref());
-    let mut rendered = crate::render_profile(input, args.target, args.templates.as_deref())?;
-    let base = out.join(&rendered.name);
-    // A profile read from standard input cannot be read again: such a folder records nothing.
-    if let Some((_, top)) =
-        rendered.sets.iter_mut().find(|(dir, _)| dir.is_empty()).filter(|_| input.profile.as_deref() != Some("-"))
-    {
-        top.add(super::origin::FILE, super::origin::record(input, &base)?, FileMode::Normal)?;
-    }
     if args.check || args.diff {
+        let mut rendered = crate::render_profile(input, args.target, args.templates.as_deref())?;
+        let base = out.join(&rendered.name);
+        if let Some((_, top)) = rendered.sets.iter_mut().find(|(dir, _)| dir.is_empty()) {
+            add_origin(top, input, &base)?;
+        }
         let drift = output::drift_all(&out, &rendered.name, &rendered.sets)?;
         super::print_stdout(&output::patch(&drift))?;
         if !drift.is_empty() && args.check {
@@ -44,30 +41,34 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    // What will change, per folder, for the summary. A folder `write_all` must first repair (an
-    // interrupted render, a corrupt manifest with --force) has no counts.
-    let drift = if args.quiet { None } else { output::drift_summary(&out, &rendered.name, &rendered.sets).ok() };
-    // One transaction for the whole profile folder: every target or none (see `output`).
-    output::write_all(&out, &rendered.name, &rendered.sets, args.force)?;
+    // One transaction for the whole profile folder: every target or none (see `output`). Each
+    // set is staged as soon as it is rendered, and its bytes dropped.
+    let mut name = String::new();
+    let into = crate::render_profile_into(input, args.target, args.templates.as_deref(), |n| {
+        name = n.to_owned();
+        FolderSink::open(&out, n, input, args)
+    })?;
+    let base = out.join(&name);
+    let mut summary = into.summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+    into.tx.commit()?;
     if !args.quiet {
-        let files = |set: &output::FileSet| set.len() + set.user_files().count();
-        let in_dir = |dir: &str| -> Counts {
-            let prefix = format!("{dir}/");
-            Counts::of(drift.iter().flatten().filter(|d| dir.is_empty() || d.path.starts_with(&prefix)))
-        };
-        match &drift {
-            Some(_) => {
-                let total: usize = rendered.sets.iter().map(|(_, set)| files(set)).sum();
-                eprintln!("rendered {} into {}: {}", rendered.name, base.display(), in_dir("").line(total));
-            }
-            None => eprintln!("rendered {} into {}:", rendered.name, base.display()),
+        summary.sort_by_key(|s| s.order);
+        // Counts only when every folder has them (a folder whose manifest is corrupt, written
+        // with --force, has none).
+        let counted = summary.iter().all(|s| s.counts.is_some());
+        let total: usize = summary.iter().map(|s| s.files).sum();
+        if counted {
+            let all = summary.iter().filter_map(|s| s.counts.as_ref()).fold(Counts::default(), |a, c| a.plus(c));
+            eprintln!("rendered {name} into {}: {}", base.display(), all.line(total));
+        } else {
+            eprintln!("rendered {name} into {}:", base.display());
         }
-        for (dir, set) in rendered.sets.iter().filter(|(dir, _)| !dir.is_empty()) {
-            match &drift {
-                Some(_) => eprintln!("  {dir}/: {}", in_dir(dir).line(files(set))),
-                None => eprintln!("  {dir}/: {} files", files(set)),
+        for s in summary.iter().filter(|s| !s.dir.is_empty()) {
+            match (&s.counts, counted) {
+                (Some(c), true) => eprintln!("  {}/: {}", s.dir, c.line(s.files)),
+                _ => eprintln!("  {}/: {} files", s.dir, s.files),
             }
-            if let Some(t) = Target::expand(args.target).into_iter().find(|t| t.dir() == dir) {
+            if let Some(t) = Target::expand(args.target).into_iter().find(|t| t.dir() == s.dir) {
                 eprintln!("    next: {}", next_step(t, &base));
             }
         }
@@ -75,7 +76,62 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The profile's own set records where it came from, unless it came from standard input (which
+/// cannot be read again: such a folder records nothing).
+fn add_origin(top: &mut output::FileSet, input: &crate::profile::Input, base: &Path) -> anyhow::Result<()> {
+    if input.profile.as_deref() != Some("-") {
+        top.add(super::origin::FILE, super::origin::record(input, base)?, FileMode::Normal)?;
+    }
+    Ok(())
+}
+
+/// A render going straight into its output folder: each set is counted for the summary (what
+/// it will create, change and delete), then staged.
+struct FolderSink<'a> {
+    tx: output::Transaction,
+    base: std::path::PathBuf,
+    input: &'a crate::profile::Input,
+    quiet: bool,
+    summary: std::sync::Mutex<Vec<SetSummary>>,
+}
+
+/// What the summary says of one folder.
+struct SetSummary {
+    order: usize,
+    dir: String,
+    files: usize,
+    counts: Option<Counts>,
+}
+
+impl<'a> FolderSink<'a> {
+    fn open(out: &Path, name: &str, input: &'a crate::profile::Input, args: &RenderArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            tx: output::Transaction::open(out, name, args.force)?,
+            base: out.join(name),
+            input,
+            quiet: args.quiet,
+            summary: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+}
+
+impl crate::Sink for FolderSink<'_> {
+    fn take(&self, order: usize, dir: &str, mut set: output::FileSet) -> anyhow::Result<()> {
+        if dir.is_empty() {
+            add_origin(&mut set, self.input, &self.base)?;
+        }
+        if !self.quiet {
+            let files = set.len() + set.user_files().count();
+            let counts = self.tx.drift_summary(dir, &set).ok().map(|drift| Counts::of(drift.iter()));
+            let summary = SetSummary { order, dir: dir.to_owned(), files, counts };
+            self.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(summary);
+        }
+        self.tx.stage(order, dir, &set)
+    }
+}
+
 /// How many files a render creates, changes and deletes (manifests are not counted).
+#[derive(Default)]
 struct Counts {
     created: usize,
     changed: usize,
@@ -83,6 +139,14 @@ struct Counts {
 }
 
 impl Counts {
+    fn plus(self, other: &Counts) -> Counts {
+        Counts {
+            created: self.created + other.created,
+            changed: self.changed + other.changed,
+            deleted: self.deleted + other.deleted,
+        }
+    }
+
     fn of<'a>(drift: impl Iterator<Item = &'a output::Drift>) -> Counts {
         let mut c = Counts { created: 0, changed: 0, deleted: 0 };
         for d in drift {

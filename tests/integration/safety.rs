@@ -511,3 +511,34 @@ fn lab_secrets_wait_for_a_render_holding_the_lock() {
     assert!(holder.wait().unwrap().success());
     assert!(out.join("lab/compose/.env").is_file());
 }
+
+/// Each set is staged as soon as it is rendered: a template that fails in the last target, after
+/// the README and `config` were staged, still leaves nothing (no folder it created, no stage),
+/// and a folder from an earlier render exactly as it was.
+#[test]
+fn a_template_failing_after_other_sets_were_staged_leaves_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let templates = tmp.path().join("templates/ansible");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("README.md.tera"), "{{ no_such_value.here }}\n").unwrap();
+    let failing = |out: &Path| {
+        let o = tykgen()
+            .args(["render", "lab", "-t", "all", "--templates"])
+            .arg(tmp.path().join("templates"))
+            .arg("-o")
+            .arg(out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(!o.status.success() && err.contains("ansible/README.md.tera"), "{err}");
+    };
+    let fresh = tmp.path().join("fresh/out");
+    failing(&fresh);
+    assert!(!tmp.path().join("fresh").exists(), "{:?}", tree(&tmp.path().join("fresh")).keys().collect::<Vec<_>>());
+
+    let out = tmp.path().join("out");
+    render_ok(&out, &["--set", "gateway.nodes=3"]);
+    let before = tree(&out);
+    failing(&out);
+    same(&tree(&out), &before, "after a failed render");
+}

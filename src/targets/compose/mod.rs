@@ -100,7 +100,7 @@ pub fn service_networks(t: &Topology, m: &Machine) -> BTreeSet<String> {
     }
     for l in t.links_from(&m.name) {
         // A group's members share one network: the first one's is every member's.
-        if let Some(target) = t.members(&l.to).into_iter().find(|target| target.name != m.name) {
+        if let Some(target) = t.members(&l.to).find(|target| target.name != m.name) {
             out.insert(group_network(target));
         }
     }
@@ -110,11 +110,7 @@ pub fn service_networks(t: &Topology, m: &Machine) -> BTreeSet<String> {
 /// The networks of the load balancer: those of the Gateways it links to.
 #[must_use]
 pub fn lb_networks(t: &Topology) -> BTreeSet<String> {
-    t.links
-        .iter()
-        .filter(|l| l.from == Peer::LoadBalancer)
-        .flat_map(|l| t.members(&l.to).into_iter().map(group_network))
-        .collect()
+    t.links.iter().filter(|l| l.from == Peer::LoadBalancer).flat_map(|l| t.members(&l.to).map(group_network)).collect()
 }
 
 /// True when any Redis deployment, the database or the Tyk control plane uses TLS: the lab then
