@@ -183,19 +183,22 @@ pub fn render_profile_into<S: Sink>(
 fn render_targets(ctx: &targets::Context<'_>, targets: &[Target], sink: &impl Sink) -> anyhow::Result<()> {
     let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, targets));
     let order = |t: Target| 1 + targets.iter().position(|x| *x == t).unwrap_or_default();
-    let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(usize, anyhow::Result<()>)> {
+    let give = |order: usize, dir: &str, set: anyhow::Result<FileSet>| -> Result<(), Failed> {
+        sink.take(order, dir, set.map_err(Failed::Template)?).map_err(Failed::Sink)
+    };
+    let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(usize, Result<(), Failed>)> {
         ts.iter()
             .map(|&t| {
                 let set = targets::render(t, ctx);
                 ctx.release_prepared();
-                (order(t), set.and_then(|set| sink.take(order(t), t.dir(), set)))
+                (order(t), give(order(t), t.dir(), set))
             })
             .collect()
     };
     let (profile, topology, bundle, renderer) = (ctx.profile, ctx.topology, ctx.bundle, ctx.renderer);
-    let mut done = std::thread::scope(|s| {
+    let done = std::thread::scope(|s| {
         let other = s.spawn(|| render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside));
-        let mut done = vec![(0, render_readme(ctx).and_then(|set| sink.take(0, "", set)))];
+        let mut done = vec![(0, give(0, "", render_readme(ctx)))];
         // `config` takes the whole context the README converted; no other target does.
         if here.first() != Some(&Target::Config) {
             ctx.release_prepared();
@@ -204,9 +207,24 @@ fn render_targets(ctx: &targets::Context<'_>, targets: &[Target], sink: &impl Si
         done.extend(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         done
     });
-    // The first error in set order wins, whichever thread met it.
-    done.sort_by_key(|(order, _)| *order);
-    done.into_iter().try_for_each(|(_, result)| result)
+    // A template's error before the sink's (as when every target rendered before anything was
+    // written), then the first in set order, whichever thread met it.
+    let first = done
+        .into_iter()
+        .filter_map(|(order, result)| match result.err()? {
+            Failed::Template(e) => Some((false, order, e)),
+            Failed::Sink(e) => Some((true, order, e)),
+        })
+        .min_by_key(|(sink, order, _)| (*sink, *order));
+    first.map_or(Ok(()), |(.., e)| Err(e))
+}
+
+/// Why a set did not get into the sink.
+enum Failed {
+    /// Its templates failed to render.
+    Template(anyhow::Error),
+    /// The sink failed to take it.
+    Sink(anyhow::Error),
 }
 
 /// The profile's own README. Its context (the whole context plus its diagram) is dropped as soon

@@ -678,8 +678,12 @@ pub struct Transaction {
     next_folder: AtomicUsize,
     /// Whether the stage folder exists: the first set that stages anything makes it.
     stage_made: Mutex<bool>,
-    /// Set once a set is refused: the sets after it are planned (for the message), not staged.
+    /// Set once a set is refused or fails to stage: the sets after it are planned (for the
+    /// message), not staged.
     refused: AtomicBool,
+    /// The first staging error, by set position: reported by the commit after every refusal
+    /// (as when all sets were planned before anything was staged).
+    stage_error: Mutex<Option<(usize, anyhow::Error)>>,
     /// The folders `open` created (the profile folder and any missing above it), outermost
     /// first: an uncommitted transaction removes them again.
     created: Vec<std::path::PathBuf>,
@@ -712,8 +716,17 @@ impl Transaction {
             .map(Path::to_path_buf)
             .collect();
         created.reverse();
-        let tree = Tree::open(parent, name, force)?;
+        // A render that waited for the lock may find the folder gone (the render holding it
+        // failed and removed the folder it had made): it opens the new one.
+        let mut tree = Tree::open(parent, name, force)?;
         tree.lock(true)?;
+        for _ in 0..8 {
+            if !tree.is_removed()? {
+                break;
+            }
+            tree = Tree::open(parent, name, force)?;
+            tree.lock(true)?;
+        }
         recover(&tree)?;
         Ok(Self {
             tree,
@@ -722,6 +735,7 @@ impl Transaction {
             next_folder: AtomicUsize::new(0),
             stage_made: Mutex::new(false),
             refused: AtomicBool::new(false),
+            stage_error: Mutex::new(None),
             created,
             sets: Mutex::new(Vec::new()),
             committed: false,
@@ -763,7 +777,14 @@ impl Transaction {
                 }
             }
             let staged = self.make_stage().and_then(|()| stage(&self.tree, &plan, first_file, first_folder));
-            staged.map_err(|e| anyhow::Error::from(e).context(format!("staging into {}", self.tree.show(STAGING))))?;
+            if let Err(e) = staged {
+                self.refused.store(true, Ordering::SeqCst);
+                let e = anyhow::Error::from(e).context(format!("staging into {}", self.tree.show(STAGING)));
+                let mut first = self.stage_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if first.as_ref().is_none_or(|(o, _)| order < *o) {
+                    *first = Some((order, e));
+                }
+            }
         }
         let set = SetPlan { steps, conflicts: plan.conflicts, locked, report: plan.report };
         self.sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, set));
@@ -811,6 +832,9 @@ impl Transaction {
             let locked: Vec<String> = locked.into_iter().map(|d| self.tree.show(d)).collect();
             bail!("cannot write into {} (nothing was written): permission denied", locked.join(", "));
         }
+        if let Some((_, e)) = self.stage_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
+            return Err(e);
+        }
         let mut report = WriteReport::default();
         for (_, s) in &sets {
             report.written += s.report.written;
@@ -819,6 +843,8 @@ impl Transaction {
         }
         let steps: Vec<Step> = sets.into_iter().flat_map(|(_, s)| s.steps).collect();
         if steps.is_empty() {
+            // Up to date: nothing to commit, and the folder stays.
+            self.committed = true;
             return Ok(report);
         }
         let tree = &self.tree;

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::RenderArgs;
-use crate::output::{self, DriftKind, FileMode};
+use crate::output::{self, DriftKind, FileMode, FileSet};
 use crate::targets::Target;
 
 pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
@@ -49,8 +49,8 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         FolderSink::open(&out, n, input, args)
     })?;
     let base = out.join(&name);
-    let mut summary = into.summary.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    into.tx.commit()?;
+    let mut summary = std::mem::take(&mut *into.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+    into.finish()?;
     if !args.quiet {
         summary.sort_by_key(|s| s.order);
         // Counts only when every folder has them (a folder whose manifest is corrupt, written
@@ -88,7 +88,7 @@ fn add_origin(top: &mut output::FileSet, input: &crate::profile::Input, base: &P
 /// A render going straight into its output folder: each set is counted for the summary (what
 /// it will create, change and delete), then staged.
 struct FolderSink<'a> {
-    tx: output::Transaction,
+    to: Destination,
     base: std::path::PathBuf,
     input: &'a crate::profile::Input,
     quiet: bool,
@@ -103,15 +103,40 @@ struct SetSummary {
     counts: Option<Counts>,
 }
 
+/// Where the sets go: staged as they come, or, when the profile folder's path holds a link or a
+/// file that `--force` replaces, kept until every target has rendered (a render that fails must
+/// not have replaced it).
+enum Destination {
+    Staged(output::Transaction),
+    Deferred { out: std::path::PathBuf, name: String, sets: std::sync::Mutex<Vec<(usize, String, FileSet)>> },
+}
+
 impl<'a> FolderSink<'a> {
     fn open(out: &Path, name: &str, input: &'a crate::profile::Input, args: &RenderArgs) -> anyhow::Result<Self> {
-        Ok(Self {
-            tx: output::Transaction::open(out, name, args.force)?,
-            base: out.join(name),
-            input,
-            quiet: args.quiet,
-            summary: std::sync::Mutex::new(Vec::new()),
-        })
+        let in_the_way = std::fs::symlink_metadata(out.join(name)).is_ok_and(|m| !m.is_dir());
+        let to = if in_the_way && args.force {
+            Destination::Deferred {
+                out: out.to_path_buf(),
+                name: name.to_owned(),
+                sets: std::sync::Mutex::new(Vec::new()),
+            }
+        } else {
+            Destination::Staged(output::Transaction::open(out, name, args.force)?)
+        };
+        Ok(Self { to, base: out.join(name), input, quiet: args.quiet, summary: std::sync::Mutex::new(Vec::new()) })
+    }
+
+    /// Commits every set.
+    fn finish(self) -> anyhow::Result<()> {
+        match self.to {
+            Destination::Staged(tx) => tx.commit().map(drop),
+            Destination::Deferred { out, name, sets } => {
+                let mut sets = sets.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+                sets.sort_by_key(|(order, ..)| *order);
+                let sets: Vec<_> = sets.into_iter().map(|(_, dir, set)| (dir, set)).collect();
+                output::write_all(&out, &name, &sets, true).map(drop)
+            }
+        }
     }
 }
 
@@ -120,13 +145,32 @@ impl crate::Sink for FolderSink<'_> {
         if dir.is_empty() {
             add_origin(&mut set, self.input, &self.base)?;
         }
+        let drift = |set: FileSet| -> (Option<Vec<output::Drift>>, FileSet) {
+            match &self.to {
+                Destination::Staged(tx) => (tx.drift_summary(dir, &set).ok(), set),
+                Destination::Deferred { out, name, .. } => {
+                    let one = [(dir.to_owned(), set)];
+                    let drift = output::drift_summary(out, name, &one).ok();
+                    let [(_, set)] = one;
+                    (drift, set)
+                }
+            }
+        };
         if !self.quiet {
             let files = set.len() + set.user_files().count();
-            let counts = self.tx.drift_summary(dir, &set).ok().map(|drift| Counts::of(drift.iter()));
+            let (found, back) = drift(set);
+            set = back;
+            let counts = found.map(|drift| Counts::of(drift.iter()));
             let summary = SetSummary { order, dir: dir.to_owned(), files, counts };
             self.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(summary);
         }
-        self.tx.stage(order, dir, &set)
+        match &self.to {
+            Destination::Staged(tx) => tx.stage(order, dir, &set),
+            Destination::Deferred { sets, .. } => {
+                sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, dir.to_owned(), set));
+                Ok(())
+            }
+        }
     }
 }
 

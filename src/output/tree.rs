@@ -122,6 +122,12 @@ impl Tree {
         Ok(Tree::new(fd, path))
     }
 
+    /// True once the folder has been removed (by a render that failed and removed the folder it
+    /// had created, while this one waited for its lock).
+    pub(super) fn is_removed(&self) -> io::Result<bool> {
+        Ok(rustix::fs::fstat(&self.fd)?.st_nlink == 0)
+    }
+
     /// Opens an existing folder for reading only; `None` if it does not exist.
     pub(super) fn open_existing(parent: &Path, name: &str) -> anyhow::Result<Option<Tree>> {
         use anyhow::Context as _;

@@ -542,3 +542,35 @@ fn a_template_failing_after_other_sets_were_staged_leaves_nothing() {
     failing(&out);
     same(&tree(&out), &before, "after a failed render");
 }
+
+/// With --force, a link where the profile folder goes is replaced by a real folder, but only by
+/// a render that succeeds: one whose template fails leaves the link (and what it points to).
+#[test]
+fn a_failed_forced_render_keeps_the_link_at_the_profile_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    let templates = tmp.path().join("templates/ansible");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("README.md.tera"), "{{ no_such_value.here }}\n").unwrap();
+    let (out, elsewhere) = (tmp.path().join("out"), tmp.path().join("elsewhere"));
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("mine.txt"), "keep\n").unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out.join("lab")).unwrap();
+    let before = (tree(&out), tree(&elsewhere));
+    let o = tykgen()
+        .args(["render", "lab", "-t", "all", "--force", "--templates"])
+        .arg(tmp.path().join("templates"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success() && err.contains("ansible/README.md.tera"), "{err}");
+    same(&tree(&out), &before.0, "the link");
+    same(&tree(&elsewhere), &before.1, "what it points to");
+    // Without the failing template, --force replaces the link by a real folder.
+    let (ok, err) = render(&out, &["--force"]);
+    assert!(ok, "{err}");
+    assert!(std::fs::symlink_metadata(out.join("lab")).unwrap().is_dir());
+    same(&tree(&elsewhere), &before.1, "what it pointed to");
+}
