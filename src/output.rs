@@ -279,6 +279,41 @@ pub struct WriteReport {
     pub removed: usize,
 }
 
+/// What a render changes in a folder, for its summary: files it creates, changes (contents,
+/// permissions, or something else in their place) and deletes. Manifests are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    pub created: usize,
+    pub changed: usize,
+    pub deleted: usize,
+}
+
+impl Changes {
+    /// The changes a drift lists.
+    pub fn of<'a>(drift: impl IntoIterator<Item = &'a Drift>) -> Self {
+        let mut c = Self::default();
+        for d in drift {
+            match d.kind {
+                DriftKind::Missing => c.created += 1,
+                DriftKind::Changed | DriftKind::Blocked(_) => c.changed += 1,
+                DriftKind::Stale => c.deleted += 1,
+                DriftKind::Manifest => {}
+            }
+        }
+        c
+    }
+
+    /// Both together.
+    #[must_use]
+    pub fn plus(self, other: &Self) -> Self {
+        Self {
+            created: self.created + other.created,
+            changed: self.changed + other.changed,
+            deleted: self.deleted + other.deleted,
+        }
+    }
+}
+
 /// How one path differs between a [`FileSet`] and the disk: what a render would change there.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Drift {
@@ -354,18 +389,20 @@ fn join(dir: &str, rel: &str) -> String {
 /// The manifest of the set in `dir`. A manifest that does not parse (a merge conflict, a
 /// truncated copy) is an error that says how to recover; with `force` it counts as empty, so
 /// every file is then treated as the user's and overwritten.
-fn read_manifest(tree: &Tree, dir: &str, force: bool) -> anyhow::Result<BTreeMap<String, Entry>> {
+/// The entries of the manifest of `dir` (none where there is none), or `None` where it is
+/// unreadable and `force` ignores that.
+fn read_manifest(tree: &Tree, dir: &str, force: bool) -> anyhow::Result<Option<BTreeMap<String, Entry>>> {
     let rel = join(dir, MANIFEST);
     let text = match tree.lookup(&rel).with_context(|| format!("reading {}", tree.show(&rel)))? {
-        Found::Missing => return Ok(BTreeMap::new()),
+        Found::Missing => return Ok(Some(BTreeMap::new())),
         Found::File(bytes, _) => bytes,
         Found::Dir => bail!("{} is a folder, expected tykgen's manifest", tree.show(&rel)),
         // Not read through a link; planning reports what is in the way.
-        Found::Special(_) | Found::Blocked(..) => return Ok(BTreeMap::new()),
+        Found::Special(_) | Found::Blocked(..) => return Ok(Some(BTreeMap::new())),
     };
     match parse_manifest(&text) {
-        Ok(entries) => Ok(entries),
-        Err(_) if force => Ok(BTreeMap::new()),
+        Ok(entries) => Ok(Some(entries)),
+        Err(_) if force => Ok(None),
         Err((line, text)) => bail!(
             "{}:{line}: not a tykgen manifest line: {text:?}\n  help: the manifest lists the files tykgen \
              wrote; restore it (e.g. `git checkout -- {}`), or render with --force to overwrite every \
@@ -462,6 +499,11 @@ struct Plan<'a> {
     made: BTreeSet<String>,
     removed: BTreeSet<String>,
     report: WriteReport,
+    /// What the summary says of the set (see [`Changes`]).
+    changes: Changes,
+    /// The set's manifest was unreadable and `--force` ignores it: what it listed is unknown,
+    /// and so is what the render deletes.
+    manifest_lost: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -537,6 +579,7 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             .map(|(rel, contents, mode)| (rel, contents.into(), mode.bits()))
             .collect();
         plan.report.written += files.len();
+        plan.changes.created += files.len();
         files.push((MANIFEST, render_manifest(set).into_bytes().into(), FileMode::Normal.bits()));
         plan.touched.insert(parent(dir).to_owned());
         plan.made.insert(dir.to_owned());
@@ -544,7 +587,10 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
         plan.steps.push(Step::PutTree(plan.trees.len() - 1, dir.to_owned()));
         return Ok(());
     }
-    let previous = read_manifest(tree, dir, force)?;
+    let previous = read_manifest(tree, dir, force)?.unwrap_or_else(|| {
+        plan.manifest_lost = true;
+        BTreeMap::new()
+    });
     for (rel, contents, mode) in set.iter() {
         let path = join(dir, rel);
         plan.folders_for(tree, &path)?;
@@ -554,17 +600,27 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             Found::Dir => bail!("{} is a folder where tykgen writes a file", tree.show(&path)),
             Found::Special(what) => {
                 plan.conflict(&path, &format!("{what}; {LINK_NOTE}"));
+                plan.changes.changed += 1;
                 plan.put(path, contents, mode.bits());
             }
-            Found::Missing | Found::Blocked(..) => plan.put(path, contents, mode.bits()),
+            Found::Missing => {
+                plan.changes.created += 1;
+                plan.put(path, contents, mode.bits());
+            }
+            Found::Blocked(..) => {
+                plan.changes.changed += 1;
+                plan.put(path, contents, mode.bits());
+            }
             Found::File(old, disk_mode) if old == contents => {
                 if disk_mode == mode.bits() {
                     plan.report.unchanged += 1;
                 } else {
+                    plan.changes.changed += 1;
                     plan.put(path, contents, mode.bits());
                 }
             }
             Found::File(old, _) => {
+                plan.changes.changed += 1;
                 match previous.get(rel) {
                     None => plan.conflict(&path, "not written by tykgen"),
                     Some(e) if e.sha256 != sha256_hex(&old) => {
@@ -582,6 +638,7 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
         match tree.lookup(&path)? {
             Found::Missing | Found::Blocked(..) => {
                 plan.folders_for(tree, &path)?;
+                plan.changes.created += 1;
                 plan.put(path, contents, mode.bits());
             }
             _ => plan.report.unchanged += 1,
@@ -615,6 +672,7 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             }
         }
         plan.report.removed += 1;
+        plan.changes.deleted += 1;
         let mut d = path.as_str();
         while let Some((parent, _)) = d.rsplit_once('/') {
             if parent.len() <= dir.len() {
@@ -744,11 +802,13 @@ impl Transaction {
 
     /// Plans the set `files` for the folder `dir` ("" for the profile folder itself), `order`
     /// its position among the sets (the commit's steps, refusals and counts go in that order),
-    /// and stages its new files, unless a set was refused (then nothing more is staged).
+    /// and stages its new files, unless a set was refused (then nothing more is staged). Returns
+    /// what the commit will change in `dir`, or `None` when that is unknown (a manifest that
+    /// `--force` ignores).
     ///
     /// # Errors
     /// A path that is not plain; a folder where a file goes; any I/O error.
-    pub fn stage(&self, order: usize, dir: &str, files: &FileSet) -> anyhow::Result<()> {
+    pub fn stage(&self, order: usize, dir: &str, files: &FileSet) -> anyhow::Result<Option<Changes>> {
         if !dir.is_empty() {
             check_path(dir)?;
         }
@@ -786,9 +846,10 @@ impl Transaction {
                 }
             }
         }
+        let changes = (!plan.manifest_lost).then_some(plan.changes);
         let set = SetPlan { steps, conflicts: plan.conflicts, locked, report: plan.report };
         self.sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, set));
-        Ok(())
+        Ok(changes)
     }
 
     fn make_stage(&self) -> std::io::Result<()> {
@@ -798,14 +859,6 @@ impl Transaction {
             *made = true;
         }
         Ok(())
-    }
-
-    /// [`drift_summary`] of one set against this folder, under this transaction's lock.
-    ///
-    /// # Errors
-    /// An unreadable folder or a corrupt manifest.
-    pub fn drift_summary(&self, dir: &str, files: &FileSet) -> anyhow::Result<Vec<Drift>> {
-        drift_in(Some(&self.tree), [(dir, files)], false)
     }
 
     /// Commits every staged set: the journal, then its steps.
@@ -888,10 +941,14 @@ impl Drop for Transaction {
     }
 }
 
+/// Below this many files a set is staged on its own thread: starting a second one costs more
+/// than it saves (the render's other thread is busy meanwhile anyway).
+const STAGE_ALONE_BELOW: usize = 256;
+
 /// Writes one set's staged files and folders into the stage (which exists), its files numbered
-/// from `first_file` and its folders from `first_folder`, on two threads (the file system work of
-/// a large render is as large as its rendering): each takes whole staged folders, or half of the
-/// loose files, the larger share first.
+/// from `first_file` and its folders from `first_folder`. A set of [`STAGE_ALONE_BELOW`] files
+/// or more is written on two threads (the file system work of a large render is as large as its
+/// rendering): each takes whole staged folders, or half of the loose files, the larger share first.
 fn stage(tree: &Tree, plan: &Plan<'_>, first_file: usize, first_folder: usize) -> std::io::Result<()> {
     let total = plan.staged.len() + plan.trees.iter().map(Vec::len).sum::<usize>();
     let done = AtomicUsize::new(0);
@@ -934,6 +991,9 @@ fn stage(tree: &Tree, plan: &Plan<'_>, first_file: usize, first_folder: usize) -
         loose(part)?;
         folders.iter().try_for_each(|&k| folder(k))
     };
+    if total < STAGE_ALONE_BELOW {
+        return work(0, &shares[0].1).and_then(|()| work(1, &shares[1].1));
+    }
     std::thread::scope(|s| {
         let other = s.spawn(|| work(1, &shares[1].1));
         let here = work(0, &shares[0].1);
@@ -1274,7 +1334,7 @@ fn drift_in<'s>(
             }
         };
         let previous = match tree {
-            Some(tree) => read_manifest(tree, dir, false)?,
+            Some(tree) => read_manifest(tree, dir, false)?.unwrap_or_default(),
             None => BTreeMap::new(),
         };
         let generated = set.files.iter().map(|(rel, (c, m))| (rel, c, m, false));

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use crate::cli::RenderArgs;
-use crate::output::{self, DriftKind, FileMode, FileSet};
+use crate::output::{self, Changes, FileMode, FileSet};
 use crate::targets::Target;
 
 pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
@@ -26,7 +26,7 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         let drift = output::drift_all(&out, &rendered.name, &rendered.sets)?;
         super::print_stdout(&output::patch(&drift))?;
         if !drift.is_empty() && args.check {
-            let counts = Counts::of(drift.iter());
+            let counts = Changes::of(&drift);
             let stdin =
                 if input.profile.as_deref() == Some("-") { " (the same profile on standard input)" } else { "" };
             eprintln!(
@@ -58,14 +58,14 @@ pub(super) fn run(args: &RenderArgs) -> anyhow::Result<ExitCode> {
         let counted = summary.iter().all(|s| s.counts.is_some());
         let total: usize = summary.iter().map(|s| s.files).sum();
         if counted {
-            let all = summary.iter().filter_map(|s| s.counts.as_ref()).fold(Counts::default(), |a, c| a.plus(c));
-            eprintln!("rendered {name} into {}: {}", base.display(), all.line(total));
+            let all = summary.iter().filter_map(|s| s.counts.as_ref()).fold(Changes::default(), |a, c| a.plus(c));
+            eprintln!("rendered {name} into {}: {}", base.display(), counts_line(&all, total));
         } else {
             eprintln!("rendered {name} into {}:", base.display());
         }
         for s in summary.iter().filter(|s| !s.dir.is_empty()) {
             match (&s.counts, counted) {
-                (Some(c), true) => eprintln!("  {}/: {}", s.dir, c.line(s.files)),
+                (Some(c), true) => eprintln!("  {}/: {}", s.dir, counts_line(c, s.files)),
                 _ => eprintln!("  {}/: {} files", s.dir, s.files),
             }
             if let Some(t) = Target::expand(args.target).into_iter().find(|t| t.dir() == s.dir) {
@@ -100,7 +100,7 @@ struct SetSummary {
     order: usize,
     dir: String,
     files: usize,
-    counts: Option<Counts>,
+    counts: Option<Changes>,
 }
 
 /// Where the sets go: staged as they come, or, when the profile folder's path holds a link or a
@@ -145,75 +145,39 @@ impl crate::Sink for FolderSink<'_> {
         if dir.is_empty() {
             add_origin(&mut set, self.input, &self.base)?;
         }
-        let drift = |set: FileSet| -> (Option<Vec<output::Drift>>, FileSet) {
-            match &self.to {
-                Destination::Staged(tx) => (tx.drift_summary(dir, &set).ok(), set),
-                Destination::Deferred { out, name, .. } => {
-                    let one = [(dir.to_owned(), set)];
-                    let drift = output::drift_summary(out, name, &one).ok();
-                    let [(_, set)] = one;
-                    (drift, set)
-                }
+        let files = set.len() + set.user_files().count();
+        let counts = match &self.to {
+            // Staging plans what the commit changes: the summary counts that.
+            Destination::Staged(tx) => tx.stage(order, dir, &set)?,
+            Destination::Deferred { out, name, sets } => {
+                let one = [(dir.to_owned(), set)];
+                let counts = if self.quiet {
+                    None
+                } else {
+                    output::drift_summary(out, name, &one).ok().map(|d| Changes::of(&d))
+                };
+                let [(dir, set)] = one;
+                sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, dir, set));
+                counts
             }
         };
         if !self.quiet {
-            let files = set.len() + set.user_files().count();
-            let (found, back) = drift(set);
-            set = back;
-            let counts = found.map(|drift| Counts::of(drift.iter()));
             let summary = SetSummary { order, dir: dir.to_owned(), files, counts };
             self.summary.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(summary);
         }
-        match &self.to {
-            Destination::Staged(tx) => tx.stage(order, dir, &set),
-            Destination::Deferred { sets, .. } => {
-                sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, dir.to_owned(), set));
-                Ok(())
-            }
-        }
+        Ok(())
     }
 }
 
-/// How many files a render creates, changes and deletes (manifests are not counted).
-#[derive(Default)]
-struct Counts {
-    created: usize,
-    changed: usize,
-    deleted: usize,
-}
-
-impl Counts {
-    fn plus(self, other: &Counts) -> Counts {
-        Counts {
-            created: self.created + other.created,
-            changed: self.changed + other.changed,
-            deleted: self.deleted + other.deleted,
-        }
-    }
-
-    fn of<'a>(drift: impl Iterator<Item = &'a output::Drift>) -> Counts {
-        let mut c = Counts { created: 0, changed: 0, deleted: 0 };
-        for d in drift {
-            match d.kind {
-                DriftKind::Missing => c.created += 1,
-                DriftKind::Changed | DriftKind::Blocked(_) => c.changed += 1,
-                DriftKind::Stale => c.deleted += 1,
-                DriftKind::Manifest => {}
-            }
-        }
-        c
-    }
-
-    /// `N files (c created, c changed, d deleted, u unchanged)` for a folder of `files` files.
-    fn line(&self, files: usize) -> String {
-        format!(
-            "{files} files ({} created, {} changed, {} deleted, {} unchanged)",
-            self.created,
-            self.changed,
-            self.deleted,
-            files.saturating_sub(self.created + self.changed)
-        )
-    }
+/// `N files (c created, c changed, d deleted, u unchanged)` for a folder of `files` files.
+fn counts_line(c: &Changes, files: usize) -> String {
+    format!(
+        "{files} files ({} created, {} changed, {} deleted, {} unchanged)",
+        c.created,
+        c.changed,
+        c.deleted,
+        files.saturating_sub(c.created + c.changed)
+    )
 }
 
 /// What to run next with a freshly rendered target, with the real path.
