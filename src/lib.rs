@@ -139,7 +139,7 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
 /// returned when every set has gone into it.
 ///
 /// The template engines this render needs (the targets', the configuration's, the READMEs') are
-/// built on their own threads from the start, while the profile is planned and checked (a render
+/// built on two threads of their own from the start, while the profile is planned and checked (a render
 /// that needs an engine being built waits for it, and never builds it twice). A profile's problems
 /// are still reported before a template's.
 ///
@@ -166,15 +166,27 @@ pub fn render_profile_into<S: Sink>(
         .chain(targets.iter().map(|t| t.dir()))
         .flat_map(|d| renderer.langs_under(d))
         .collect();
-    let renderer = &renderer;
-    std::thread::scope(|s| {
+    let rendered = std::thread::scope(|s| {
+        let renderer = &renderer;
         s.spawn(move || renderer.warm(&langs.into_iter().collect::<Vec<_>>()));
         let planned = plan(input)?;
         check::gate(&planned.loaded, &planned.topology)?;
         let sink = open(&planned.loaded.profile.name)?;
-        bundle_with(&planned, renderer, |ctx| render_targets(ctx, &targets, &sink))?;
-        Ok(sink)
-    })
+        let bundle = config::bundle(&planned.loaded.profile, &planned.topology, renderer)?;
+        let ctx = targets::Context::new(&planned.loaded.profile, &planned.topology, &bundle, renderer);
+        render_targets(&ctx, &targets, &sink)?;
+        anyhow::Ok((sink, planned, bundle))
+    });
+    let (sink, planned, bundle) = rendered?;
+    drop_later((planned, bundle, renderer));
+    Ok(sink)
+}
+
+/// Frees `value` on a thread of its own, which the process need not wait for: a large render's
+/// profile, configuration and template engines take longer to free than the commit after them
+/// takes to run, and exiting frees them at once. (Where no thread can start, here.)
+fn drop_later<T: Send + 'static>(value: T) {
+    let _ = std::thread::Builder::new().name("drop".into()).spawn(move || drop(value));
 }
 
 /// The profile's README and `targets`, on two threads, each with its own `Context` (the converted

@@ -154,7 +154,8 @@ type Built = Result<Tera, String>;
 
 /// The templates of one language: `(name, source)`, built-in and override.
 struct Sources {
-    builtin: Vec<(String, String)>,
+    /// The embedded templates, borrowed from the binary (not copied at each start).
+    builtin: Vec<(String, &'static str)>,
     user: Vec<(String, String)>,
     /// The `--templates` folder, for messages.
     overrides: Option<PathBuf>,
@@ -183,16 +184,16 @@ impl Renderer {
     }
 
     /// Like [`Renderer::new`] with another embedded tree (tests pass their own).
-    pub fn new_with_embedded(embedded: &Dir<'_>, overrides: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn new_with_embedded(embedded: &'static Dir<'static>, overrides: Option<&Path>) -> anyhow::Result<Self> {
         Self::build(templates_in_dir(embedded)?, user_templates(overrides)?, overrides)
     }
 
     fn build(
-        builtin: Vec<(String, String)>,
+        builtin: Vec<(String, &'static str)>,
         user: Vec<(String, String)>,
         overrides: Option<&Path>,
     ) -> anyhow::Result<Self> {
-        let names = builtin.iter().chain(&user).map(|(name, _)| name.clone()).collect();
+        let names = builtin.iter().map(|(name, _)| name).chain(user.iter().map(|(name, _)| name)).cloned().collect();
         let has_user = !user.is_empty();
         let mut engines: Vec<_> = Lang::ALL
             .into_iter()
@@ -226,15 +227,22 @@ impl Renderer {
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
 
-    /// Builds the engines of `langs` that are not built yet, each on its own thread, and
-    /// returns when they are built (a render needing one meanwhile waits for it, not twice).
+    /// Builds the engines of `langs` that are not built yet, the largest first, on this thread and
+    /// one more (more threads than cores only make each slower), and returns when they are built
+    /// (a render needing one meanwhile waits for it, or builds it if no thread has started it).
     pub fn warm(&self, langs: &[Lang]) {
-        std::thread::scope(|s| {
-            for &lang in langs {
-                s.spawn(move || {
-                    let _ = self.engine(lang);
-                });
+        // Each thread takes the next engine when done with one.
+        let mut order: Vec<Lang> = langs.to_vec();
+        order.sort_by_key(|l| std::cmp::Reverse(self.engines[*l as usize].1.len()));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            while let Some(&lang) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                let _ = self.engine(lang);
             }
+        };
+        std::thread::scope(|s| {
+            s.spawn(work);
+            work();
         });
     }
 
@@ -513,10 +521,15 @@ fn exact_hash<H: std::hash::Hasher>(v: &tera::Value, state: &mut H) {
 }
 
 impl Sources {
+    /// The bytes of its templates: how long its engine takes to build.
+    fn len(&self) -> usize {
+        self.builtin.iter().map(|(_, s)| s.len()).chain(self.user.iter().map(|(_, s)| s.len())).sum()
+    }
+
     /// A Tera instance with these templates of `lang`.
     fn engine(&self, lang: Lang) -> anyhow::Result<Tera> {
         let mut tera = engine(lang)?;
-        let builtin = self.builtin.iter().map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), src.as_str()));
+        let builtin = self.builtin.iter().map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), *src));
         tera.add_raw_templates(builtin).context("loading the built-in templates")?;
         if let (Some(dir), false) = (&self.overrides, self.user.is_empty()) {
             tera.add_raw_templates(self.user.iter().map(|(n, s)| (n.as_str(), s.as_str())))
@@ -615,7 +628,7 @@ fn literal(value: &Value, filter: &str, build: impl FnOnce(&str) -> std::io::Res
 }
 
 /// `(name, source)` of every `*.tera` file in an embedded tree, names `/`-separated.
-fn templates_in_dir(dir: &Dir<'_>) -> anyhow::Result<Vec<(String, String)>> {
+fn templates_in_dir(dir: &'static Dir<'static>) -> anyhow::Result<Vec<(String, &'static str)>> {
     let mut out = Vec::new();
     let mut stack = vec![dir];
     while let Some(d) = stack.pop() {
@@ -626,10 +639,10 @@ fn templates_in_dir(dir: &Dir<'_>) -> anyhow::Result<Vec<(String, String)>> {
                 continue;
             }
             let src = file.contents_utf8().with_context(|| format!("built-in template `{name}` is not UTF-8"))?;
-            out.push((name, src.to_owned()));
+            out.push((name, src));
         }
     }
-    out.sort();
+    out.sort_unstable();
     Ok(out)
 }
 
@@ -683,7 +696,7 @@ const YAML_VALUE_FILTERS: &[&str] = &["yaml", "compose", "ansible", "json", "int
 /// - in YAML templates, an expression in an unquoted value position (`key: {{ x }}` or
 ///   `- {{ x }}`) whose last filter is not a literal filter from [`YAML_VALUE_FILTERS`].
 #[cfg(test)]
-pub fn lint_sources(templates: &[(String, String)]) -> Vec<String> {
+pub fn lint_sources(templates: &[(String, impl AsRef<str>)]) -> Vec<String> {
     // INVARIANT: these patterns are constant and valid.
     let safe = regex::Regex::new(r"\|\s*safe\b").expect("valid regex");
     let heredoc = regex::Regex::new(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$").expect("valid regex");
@@ -693,7 +706,7 @@ pub fn lint_sources(templates: &[(String, String)]) -> Vec<String> {
     for (name, src) in templates {
         let lang = lang_for(name);
         let mut in_heredoc: Option<String> = None;
-        for (i, line) in src.lines().enumerate() {
+        for (i, line) in src.as_ref().lines().enumerate() {
             let at = format!("{name}:{}", i + 1);
             if safe.is_match(line) {
                 findings.push(format!("{at}: `| safe` turns escaping off; use a literal filter"));
