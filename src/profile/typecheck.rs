@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use regex::Regex;
+// regex-lite: a profile meets a dozen short patterns once per run, where building a full `regex`
+// engine cost more than all the rest of the type check.
+use regex_lite::Regex;
 use serde_json::{Map, Value as Json};
 
 use super::yaml::{Node, Value};
@@ -38,7 +40,7 @@ struct Walker<'s> {
     root_schema: &'s Json,
     errors: Vec<Diagnostic>,
     spans: Spans,
-    regexes: BTreeMap<String, Option<Regex>>,
+    regexes: BTreeMap<&'s str, Option<Regex>>,
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -266,8 +268,8 @@ impl<'s> Walker<'s> {
             }
         }
         if let (Some(pattern), Json::String(s)) = (schema.get("pattern").and_then(Json::as_str), value) {
-            let re = self.regexes.entry(pattern.to_owned()).or_insert_with(|| Regex::new(pattern).ok()).clone();
-            if re.is_some_and(|re| !re.is_match(s)) {
+            let re = self.regexes.entry(pattern).or_insert_with(|| Regex::new(pattern).ok());
+            if re.as_ref().is_some_and(|re| !re.is_match(s)) {
                 let what = schema
                     .get("x-expected")
                     .and_then(Json::as_str)
