@@ -23,7 +23,6 @@ pub mod topology;
 pub mod validate;
 pub mod versions;
 
-use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
@@ -161,14 +160,10 @@ pub fn render_profile_into<S: Sink>(
         }
     };
     let targets = target.expand();
-    let langs: BTreeSet<_> = ["config", "docs"]
-        .into_iter()
-        .chain(targets.iter().map(|t| t.dir()))
-        .flat_map(|d| renderer.langs_under(d))
-        .collect();
+    let folders: Vec<&str> = ["config", "docs"].into_iter().chain(targets.iter().map(|t| t.dir())).collect();
     let rendered = std::thread::scope(|s| {
         let renderer = &renderer;
-        s.spawn(move || renderer.warm(&langs.into_iter().collect::<Vec<_>>()));
+        s.spawn(move || renderer.warm(&folders));
         let planned = plan(input)?;
         check::gate(&planned.loaded, &planned.topology)?;
         let sink = open(&planned.loaded.profile.name)?;

@@ -25,7 +25,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -137,20 +137,35 @@ fn user_templates(overrides: Option<&Path>) -> anyhow::Result<Vec<(String, Strin
 
 /// All templates of one run, one Tera instance per [`Lang`].
 ///
-/// An instance parses its templates when a template of its language is first rendered (or
-/// [`Renderer::warm`] builds it), so a run pays only for the languages it renders: `render -t
-/// config` never parses the Ansible project. With `--templates`, every instance is built at
-/// once, so a mistake in any override is reported before anything renders.
+/// There is one instance per top folder (`config`, `docs`, `ansible`, ...) and language: it
+/// parses its templates when one of them is first rendered (or [`Renderer::warm`] builds it), so
+/// a run pays only for the folders it renders: `render -t config` never parses a template of
+/// the Ansible project, not even its plain-text ones. A template includes only templates of its
+/// own instance. With `--templates`, every instance is built at once, so a mistake in any
+/// override is reported before anything renders.
 pub struct Renderer {
-    /// Per language, in [`Lang::ALL`] (declaration) order: its templates and, once built, its engine (or the
-    /// error that building it gave, as text: the error is reported by every render that needs it).
-    engines: Vec<(Lang, Sources, OnceLock<Built>)>,
+    /// Sorted by folder, then language.
+    engines: Vec<Engine>,
     /// Template names (without the `builtin/` prefix), sorted.
     names: BTreeSet<String>,
 }
 
 /// An engine, or the error building it gave.
 type Built = Result<Tera, String>;
+
+/// The templates of one top folder and language and, once built, their engine (or the error that
+/// building it gave, as text: the error is reported by every render that needs it).
+struct Engine {
+    folder: String,
+    lang: Lang,
+    sources: Sources,
+    built: OnceLock<Built>,
+}
+
+/// The top folder of a template name (`ansible` for `ansible/roles/x.yml.tera`).
+fn top_folder(name: &str) -> &str {
+    name.split_once('/').map_or("", |(top, _)| top)
+}
 
 /// The templates of one language: `(name, source)`, built-in and override.
 struct Sources {
@@ -195,49 +210,50 @@ impl Renderer {
     ) -> anyhow::Result<Self> {
         let names = builtin.iter().map(|(name, _)| name).chain(user.iter().map(|(name, _)| name)).cloned().collect();
         let has_user = !user.is_empty();
-        let mut engines: Vec<_> = Lang::ALL
-            .into_iter()
-            .map(|lang| {
-                let sources =
-                    Sources { builtin: Vec::new(), user: Vec::new(), overrides: overrides.map(Path::to_path_buf) };
-                (lang, sources, OnceLock::new())
-            })
-            .collect();
-        // `Lang::ALL` is in declaration order, so a language's engine is at `lang as usize`.
+        let mut engines: BTreeMap<(String, Lang), Sources> = BTreeMap::new();
+        let new = || Sources { builtin: Vec::new(), user: Vec::new(), overrides: overrides.map(Path::to_path_buf) };
         for (name, src) in builtin {
-            engines[lang_for(&name) as usize].1.builtin.push((name, src));
+            let key = (top_folder(&name).to_owned(), lang_for(&name));
+            engines.entry(key).or_insert_with(new).builtin.push((name, src));
         }
         for (name, src) in user {
-            engines[lang_for(&name) as usize].1.user.push((name, src));
+            let key = (top_folder(&name).to_owned(), lang_for(&name));
+            engines.entry(key).or_insert_with(new).user.push((name, src));
         }
+        let engines = engines
+            .into_iter()
+            .map(|((folder, lang), sources)| Engine { folder, lang, sources, built: OnceLock::new() })
+            .collect();
         let renderer = Self { engines, names };
         if has_user {
-            for lang in Lang::ALL {
-                renderer.engine(lang)?;
+            for engine in &renderer.engines {
+                engine.get()?;
             }
         }
         Ok(renderer)
     }
 
-    /// The engine of `lang`, built on first use.
-    fn engine(&self, lang: Lang) -> anyhow::Result<&Tera> {
-        let (_, sources, cell) = &self.engines[lang as usize];
-        cell.get_or_init(|| sources.engine(lang).map_err(|e| format!("{e:#}")))
-            .as_ref()
-            .map_err(|e| anyhow::anyhow!("{e}"))
+    /// The engine of the template `name`, built on first use.
+    fn engine(&self, name: &str) -> anyhow::Result<&Tera> {
+        let (folder, lang) = (top_folder(name), lang_for(name));
+        match self.engines.iter().find(|e| e.lang == lang && e.folder == folder) {
+            Some(engine) => engine.get(),
+            None => anyhow::bail!("there is no template `{name}`"),
+        }
     }
 
-    /// Builds the engines of `langs` that are not built yet, the largest first, on this thread and
-    /// one more (more threads than cores only make each slower), and returns when they are built
-    /// (a render needing one meanwhile waits for it, or builds it if no thread has started it).
-    pub fn warm(&self, langs: &[Lang]) {
+    /// Builds the engines of the templates under `folders` that are not built yet, the largest
+    /// first, on this thread and one more (more threads than cores only make each slower), and
+    /// returns when they are built (a render needing one meanwhile waits for it, or builds it if
+    /// no thread has started it).
+    pub fn warm(&self, folders: &[&str]) {
         // Each thread takes the next engine when done with one.
-        let mut order: Vec<Lang> = langs.to_vec();
-        order.sort_by_key(|l| std::cmp::Reverse(self.engines[*l as usize].1.len()));
+        let mut order: Vec<&Engine> = self.engines.iter().filter(|e| folders.contains(&e.folder.as_str())).collect();
+        order.sort_by_key(|e| std::cmp::Reverse(e.sources.len()));
         let next = std::sync::atomic::AtomicUsize::new(0);
         let work = || {
-            while let Some(&lang) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                let _ = self.engine(lang);
+            while let Some(engine) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
+                let _ = engine.get();
             }
         };
         std::thread::scope(|s| {
@@ -257,17 +273,8 @@ impl Renderer {
     /// conversion costs as much as rendering a small template).
     pub fn render_prepared(&self, name: &str, ctx: &Prepared) -> anyhow::Result<String> {
         let lang = lang_for(name);
-        let tera = self.engine(lang)?;
+        let tera = self.engine(name)?;
         tera.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
-    }
-
-    /// The languages of the templates under `folder` (e.g. `ansible`).
-    pub fn langs_under(&self, folder: &str) -> BTreeSet<Lang> {
-        self.names
-            .iter()
-            .filter(|n| n.strip_prefix(folder).is_some_and(|r| r.starts_with('/')))
-            .map(|n| lang_for(n))
-            .collect()
     }
 
     /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
@@ -517,6 +524,16 @@ fn exact_hash<H: std::hash::Hasher>(v: &tera::Value, state: &mut H) {
             }
         }
         _ => {}
+    }
+}
+
+impl Engine {
+    /// The engine, built on first use.
+    fn get(&self) -> anyhow::Result<&Tera> {
+        self.built
+            .get_or_init(|| self.sources.engine(self.lang).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 
@@ -894,17 +911,32 @@ mod tests {
     /// (and checked) at once.
     #[test]
     fn engines_are_built_on_first_use() {
-        let built = |r: &Renderer| -> Vec<Lang> {
-            r.engines.iter().filter(|(_, _, cell)| cell.get().is_some()).map(|(lang, ..)| *lang).collect()
+        let built = |r: &Renderer| -> Vec<(String, Lang)> {
+            r.engines.iter().filter(|e| e.built.get().is_some()).map(|e| (e.folder.clone(), e.lang)).collect()
         };
+        let at = |folder: &str, lang| (folder.to_owned(), lang);
         let r = Renderer::new(None).unwrap();
         assert_eq!(built(&r), []);
         r.render("config/redis.conf.tera", &ctx("")).unwrap_err(); // a context it lacks: still built
-        assert_eq!(built(&r), [Lang::RedisConf]);
-        r.warm(&[Lang::Hcl]);
-        assert_eq!(built(&r), [Lang::Hcl, Lang::RedisConf]);
-        let (_d, over) = renderer(&[("docs/x.md.tera", "{{ v }}")]);
-        assert_eq!(built(&over), Lang::ALL);
+        assert_eq!(built(&r), [at("config", Lang::RedisConf)]);
+        // What `render -t config` builds: nothing of another target, not even its plain text.
+        r.warm(&["config", "docs"]);
+        let config = [at("config", Lang::RedisConf), at("config", Lang::PgConf), at("config", Lang::Text)];
+        let mut want = config.to_vec();
+        want.push(at("docs", Lang::Text));
+        want.sort();
+        assert_eq!(built(&r), want);
+        r.warm(&["terraform"]);
+        want.extend([at("terraform", Lang::Hcl), at("terraform", Lang::Text)]);
+        want.sort();
+        assert_eq!(built(&r), want);
+        assert!(r.render("nowhere/x.md.tera", &ctx("")).is_err());
+        // One override, and every engine is built at once.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("docs")).unwrap();
+        std::fs::write(dir.path().join("docs/profile-README.md.tera"), "{{ v }}").unwrap();
+        let over = Renderer::new(Some(dir.path())).unwrap();
+        assert_eq!(built(&over).len(), r.engines.len());
     }
 
     #[test]
