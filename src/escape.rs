@@ -20,9 +20,6 @@ fn to_string(escaper: EscapeFn, input: &str) -> io::Result<String> {
     literal(escaper, "", input, "")
 }
 
-/// Copies `input` to `out`, replacing each character for which `replace` (given the character
-/// and the text after it) returns a replacement; the text between replacements goes out in one
-/// write, not a character at a time.
 /// `open`, the escaped `input`, `close`: a whole literal (`"…"`, `'…'`, `!unsafe "…"`) built in
 /// one buffer (the literal filters call this for every value they quote).
 pub fn literal(escaper: EscapeFn, open: &str, input: &str, close: &str) -> io::Result<String> {
@@ -34,11 +31,20 @@ pub fn literal(escaper: EscapeFn, open: &str, input: &str, close: &str) -> io::R
     String::from_utf8(out).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// Copies `input` to `out`, replacing each character for which `replace` (given the character
+/// and the text after it) returns a replacement; the text between replacements goes out in one
+/// write, not a character at a time. An input with no byte for which `special` holds (it must
+/// hold for some byte of every character `replace` replaces) goes out whole, unexamined: most
+/// values are plain names and addresses.
 fn escape_with(
     input: &str,
     out: &mut dyn Write,
+    special: impl Fn(u8) -> bool,
     replace: impl Fn(char, &str) -> io::Result<Option<Cow<'static, str>>>,
 ) -> io::Result<()> {
+    if !input.bytes().any(special) {
+        return out.write_all(input.as_bytes());
+    }
     let mut start = 0;
     for (i, c) in input.char_indices() {
         let after = i + c.len_utf8();
@@ -73,7 +79,9 @@ fn invalid(what: &str) -> io::Error {
 /// template sequences `${` and `%{` are doubled to `$${` and `%%{` so they stay literal text
 /// instead of live interpolation or directives.
 pub fn hcl(input: &str, out: &mut dyn Write) -> io::Result<()> {
-    escape_with(input, out, |c, rest| {
+    // Non-ASCII bytes: the C1 controls.
+    let special = |b: u8| !(0x20..0x7f).contains(&b) || matches!(b, b'"' | b'\\' | b'$' | b'%');
+    escape_with(input, out, special, |c, rest| {
         Ok(backslashed(c).or_else(|| match c {
             '$' if rest.starts_with('{') => Some("$$".into()),
             '%' if rest.starts_with('{') => Some("%%".into()),
@@ -99,7 +107,9 @@ fn yaml_needs_unicode_escape(c: char) -> bool {
 /// U+FEFF, U+FFFE and U+FFFF becomes `\uXXXX`, because YAML 1.1 parsers (`PyYAML`, so Ansible)
 /// fold raw U+0085/U+2028/U+2029 as line breaks.
 pub fn yaml_dq(input: &str, out: &mut dyn Write) -> io::Result<()> {
-    escape_with(input, out, |c, _| {
+    // Non-ASCII bytes: the C1 controls and the other characters YAML 1.1 folds or drops.
+    let special = |b: u8| !(0x20..0x7f).contains(&b) || matches!(b, b'"' | b'\\');
+    escape_with(input, out, special, |c, _| {
         Ok(backslashed(c).or_else(|| match c {
             c if yaml_needs_unicode_escape(c) => Some(format!("\\u{:04X}", u32::from(c)).into()),
             _ => None,
@@ -132,7 +142,8 @@ pub fn compose_string(input: &str) -> String {
 /// (C0 controls and DEL) become `\xHH`. Bytes of non-ASCII UTF-8 characters are copied as they
 /// are: `sdssplitargs` copies any byte that is not `\` or `"` verbatim.
 pub fn redis_conf(input: &str, out: &mut dyn Write) -> io::Result<()> {
-    escape_with(input, out, |c, _| {
+    let special = |b: u8| b < 0x20 || b == 0x7f || matches!(b, b'"' | b'\\');
+    escape_with(input, out, special, |c, _| {
         Ok(backslashed(c).or_else(|| match c {
             '\0'..='\u{1F}' | '\u{7F}' => Some(format!("\\x{:02x}", u32::from(c)).into()),
             _ => None,
@@ -155,7 +166,8 @@ pub fn redis_conf_string(input: &str) -> String {
 /// takes a multi-line value, and a value that needs one is a profile error, not something to
 /// smuggle through an escape sequence.
 pub fn pg_conf(input: &str, out: &mut dyn Write) -> io::Result<()> {
-    escape_with(input, out, |c, _| {
+    let special = |b: u8| b < 0x20 || b == 0x7f || matches!(b, b'\'' | b'\\');
+    escape_with(input, out, special, |c, _| {
         Ok(match c {
             '\0' => return Err(invalid("a postgresql.conf value cannot contain NUL")),
             '\n' | '\r' => return Err(invalid("a postgresql.conf value cannot contain a line break")),
