@@ -15,6 +15,7 @@ pub mod config;
 pub mod diagnostic;
 pub mod escape;
 pub mod explain;
+pub mod fast_hash;
 pub mod output;
 pub mod profile;
 pub mod render;

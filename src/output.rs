@@ -28,7 +28,7 @@
 mod tree;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -37,6 +37,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::{Context as _, bail};
 use sha2::{Digest as _, Sha256};
 
+use crate::fast_hash::FastMap;
 use tree::{Found, Tree};
 
 /// Name of the manifest file inside the output root.
@@ -361,7 +362,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn render_manifest(set: &FileSet) -> String {
     // Files of a set often share one allocation (every Gateway's `tyk.conf`): each is hashed
     // once. The set keeps every allocation alive, so an address stands for one content here.
-    let mut hashes: HashMap<(*const u8, usize), String> = HashMap::new();
+    let mut hashes: FastMap<(*const u8, usize), String> = FastMap::default();
     set.iter().fold(String::new(), |mut s, (path, contents, mode)| {
         let hash = hashes.entry((contents.as_ptr(), contents.len())).or_insert_with(|| sha256_hex(contents));
         let _ = writeln!(s, "{hash}  {:04o}  {path}", mode.bits());

@@ -25,7 +25,7 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -34,6 +34,7 @@ use include_dir::{Dir, include_dir};
 use tera::{Delimiters, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::escape;
+use crate::fast_hash::{FastMap, FastSet};
 
 /// The default templates, compiled into the binary.
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -357,10 +358,10 @@ thread_local! {
 #[derive(Default)]
 struct Seen {
     /// The values of [`shared`] fields, by value.
-    values: HashSet<Exact>,
+    values: FastSet<Exact>,
     /// The texts of [`shared_text`] fields, by allocation (address and length): the text is
     /// borrowed by the context being converted, so the allocation outlives the conversion.
-    texts: HashMap<(usize, usize), tera::Value>,
+    texts: FastMap<(usize, usize), tera::Value>,
 }
 
 /// Runs one conversion to Tera values with its own set of [`shared`] values, dropped at the end

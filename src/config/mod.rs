@@ -14,11 +14,12 @@ pub(crate) use tyk::{extra_of, generated as tyk_generated, scheme as tyk_scheme}
 pub use database::SHARED_BUFFERS;
 pub(crate) use redis::{REDIS_CONF, SENTINEL_CONF};
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::fast_hash::FastSet;
 use crate::output::FileMode;
 use crate::profile::Profile;
 use crate::render::Renderer;
@@ -76,7 +77,7 @@ pub fn bundle(profile: &Profile, topology: &Topology, renderer: &Renderer) -> an
     let mut machines = BTreeMap::new();
     // Machines of one group often get the same bytes (every Gateway's `tyk.conf`): equal files
     // share one allocation, in the bundle and in every target that ships them.
-    let mut distinct: HashSet<Arc<str>> = HashSet::new();
+    let mut distinct: FastSet<Arc<str>> = FastSet::default();
     for machine in &topology.machines {
         let (mut files, secrets) = match machine.role {
             Role::Gateway | Role::Dashboard | Role::Pump => tyk::machine(profile, topology, machine)?,
