@@ -62,6 +62,31 @@ prepare() {
     fi
 }
 
+# host_cgroups NAME: makes a cgroup of its own for host NAME below this shell's, in each hierarchy
+# systemd uses (the cgroup v2 tree; the v1 `name=systemd` one of a hybrid or legacy setup), and
+# prints their paths. nspawn puts a container's systemd in `<nspawn's cgroup>/payload`: hosts
+# started from one cgroup shared one tree, so a unit of the same name started on two hosts at once
+# (tykgen-disable-thp.service on every Redis host) was one cgroup that either host's systemd
+# could empty or remove under the other (`status=219/CGROUP`, "Failed to kill control group").
+host_cgroups() {
+    local name=$1 line path dir v2=
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        v2=/sys/fs/cgroup
+    elif [ -f /sys/fs/cgroup/unified/cgroup.controllers ]; then
+        v2=/sys/fs/cgroup/unified
+    fi
+    while IFS= read -r line; do
+        path=${line#*:*:}
+        case $line in
+        0::*) [ -n "$v2" ] || continue; dir=$v2$path ;;
+        *:name=systemd:*) dir=/sys/fs/cgroup/systemd$path ;;
+        *) continue ;;
+        esac
+        dir=${dir%/}/tykgen-host-$name
+        mkdir -p "$dir" && echo "$dir"
+    done </proc/self/cgroup
+}
+
 # nsx NS CMD...: run CMD in network namespace NS.
 nsx() {
     local ns=$1
@@ -119,9 +144,14 @@ up() {
         rm -rf "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*.bin
         touch -d 2000-01-01 "$r/var/lib/apt/lists"
         : >"$r/etc/machine-id"
-        SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 setsid systemd-nspawn -q -D "$r" -M "tykgen-$name" -b --register=no \
-            --keep-unit --network-namespace-path="/run/netns/$ns" --console=passive \
-            >"$RUN/$name.console" 2>&1 </dev/null &
+        host_cgroups "$name" >"$RUN/$name.cgroups"
+        (
+            while read -r cgroup; do
+                echo "$BASHPID" >"$cgroup/cgroup.procs" || log "$name: cannot join $cgroup; hosts share a cgroup"
+            done <"$RUN/$name.cgroups"
+            SYSTEMD_NSPAWN_API_VFS_WRITABLE=1 exec setsid systemd-nspawn -q -D "$r" -M "tykgen-$name" -b \
+                --register=no --keep-unit --network-namespace-path="/run/netns/$ns" --console=passive
+        ) >"$RUN/$name.console" 2>&1 </dev/null &
         echo $! >"$RUN/$name.pid"
     done
     # Wait for each host's systemd (PID 1 inside) and record its PID for nsenter.
@@ -174,6 +204,12 @@ down() {
                 kill "$pid" 2>/dev/null || true
             fi
             ip netns del "$ns" 2>/dev/null || true
+            # The host's cgroups, innermost first (a cgroup goes only once it has no processes).
+            if [ -f "$RUN/$name.cgroups" ]; then
+                while read -r cgroup; do
+                    find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null || true
+                done <"$RUN/$name.cgroups"
+            fi
         done <"$RUN/hosts"
     fi
     if [ -f "$RUN/mirror.pid" ]; then
