@@ -387,11 +387,10 @@ fn join(dir: &str, rel: &str) -> String {
     if dir.is_empty() { rel.to_owned() } else { format!("{dir}/{rel}") }
 }
 
-/// The manifest of the set in `dir`. A manifest that does not parse (a merge conflict, a
-/// truncated copy) is an error that says how to recover; with `force` it counts as empty, so
-/// every file is then treated as the user's and overwritten.
-/// The entries of the manifest of `dir` (none where there is none), or `None` where it is
-/// unreadable and `force` ignores that.
+/// The entries of the manifest of the set in `dir` (none where there is none). A manifest that
+/// does not parse (a merge conflict, a truncated copy) is an error that says how to recover;
+/// with `force` it is `None`: what it listed is unknown, so every file is then treated as the
+/// user's and overwritten.
 fn read_manifest(tree: &Tree, dir: &str, force: bool) -> anyhow::Result<Option<BTreeMap<String, Entry>>> {
     let rel = join(dir, MANIFEST);
     let text = match tree.lookup(&rel).with_context(|| format!("reading {}", tree.show(&rel)))? {
@@ -500,8 +499,8 @@ struct Plan<'a> {
     made: BTreeSet<String>,
     removed: BTreeSet<String>,
     report: WriteReport,
-    /// What the summary says of the set (see [`Changes`]).
-    changes: Changes,
+    /// Of the files `report` counts as written, those that are new (the others change).
+    created: usize,
     /// The set's manifest was unreadable and `--force` ignores it: what it listed is unknown,
     /// and so is what the render deletes.
     manifest_lost: bool,
@@ -580,7 +579,7 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             .map(|(rel, contents, mode)| (rel, contents.into(), mode.bits()))
             .collect();
         plan.report.written += files.len();
-        plan.changes.created += files.len();
+        plan.created += files.len();
         files.push((MANIFEST, render_manifest(set).into_bytes().into(), FileMode::Normal.bits()));
         plan.touched.insert(parent(dir).to_owned());
         plan.made.insert(dir.to_owned());
@@ -601,27 +600,21 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             Found::Dir => bail!("{} is a folder where tykgen writes a file", tree.show(&path)),
             Found::Special(what) => {
                 plan.conflict(&path, &format!("{what}; {LINK_NOTE}"));
-                plan.changes.changed += 1;
                 plan.put(path, contents, mode.bits());
             }
             Found::Missing => {
-                plan.changes.created += 1;
+                plan.created += 1;
                 plan.put(path, contents, mode.bits());
             }
-            Found::Blocked(..) => {
-                plan.changes.changed += 1;
-                plan.put(path, contents, mode.bits());
-            }
+            Found::Blocked(..) => plan.put(path, contents, mode.bits()),
             Found::File(old, disk_mode) if old == contents => {
                 if disk_mode == mode.bits() {
                     plan.report.unchanged += 1;
                 } else {
-                    plan.changes.changed += 1;
                     plan.put(path, contents, mode.bits());
                 }
             }
             Found::File(old, _) => {
-                plan.changes.changed += 1;
                 match previous.get(rel) {
                     None => plan.conflict(&path, "not written by tykgen"),
                     Some(e) if e.sha256 != sha256_hex(&old) => {
@@ -639,7 +632,7 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
         match tree.lookup(&path)? {
             Found::Missing | Found::Blocked(..) => {
                 plan.folders_for(tree, &path)?;
-                plan.changes.created += 1;
+                plan.created += 1;
                 plan.put(path, contents, mode.bits());
             }
             _ => plan.report.unchanged += 1,
@@ -673,7 +666,6 @@ fn plan_set<'a>(plan: &mut Plan<'a>, tree: &Tree, dir: &str, set: &'a FileSet, f
             }
         }
         plan.report.removed += 1;
-        plan.changes.deleted += 1;
         let mut d = path.as_str();
         while let Some((parent, _)) = d.rsplit_once('/') {
             if parent.len() <= dir.len() {
@@ -847,7 +839,11 @@ impl Transaction {
                 }
             }
         }
-        let changes = (!plan.manifest_lost).then_some(plan.changes);
+        let changes = (!plan.manifest_lost).then_some(Changes {
+            created: plan.created,
+            changed: plan.report.written - plan.created,
+            deleted: plan.report.removed,
+        });
         let set = SetPlan { steps, conflicts: plan.conflicts, locked, report: plan.report };
         self.sets.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((order, set));
         Ok(changes)

@@ -136,7 +136,7 @@ fn user_templates(overrides: Option<&Path>) -> anyhow::Result<Vec<(String, Strin
     }
 }
 
-/// All templates of one run, one Tera instance per [`Lang`].
+/// All templates of one run, in Tera instances.
 ///
 /// There is one instance per top folder (`config`, `docs`, `ansible`, ...) and language: it
 /// parses its templates when one of them is first rendered (or [`Renderer::warm`] builds it), so
@@ -168,7 +168,7 @@ fn top_folder(name: &str) -> &str {
     name.split_once('/').map_or("", |(top, _)| top)
 }
 
-/// The templates of one language: `(name, source)`, built-in and override.
+/// The templates of one engine: `(name, source)`, built-in and override.
 struct Sources {
     /// The embedded templates, borrowed from the binary (not copied at each start).
     builtin: Vec<(String, &'static str)>,
@@ -213,13 +213,12 @@ impl Renderer {
         let has_user = !user.is_empty();
         let mut engines: BTreeMap<(String, Lang), Sources> = BTreeMap::new();
         let new = || Sources { builtin: Vec::new(), user: Vec::new(), overrides: overrides.map(Path::to_path_buf) };
+        let key = |name: &str| (top_folder(name).to_owned(), lang_for(name));
         for (name, src) in builtin {
-            let key = (top_folder(&name).to_owned(), lang_for(&name));
-            engines.entry(key).or_insert_with(new).builtin.push((name, src));
+            engines.entry(key(&name)).or_insert_with(new).builtin.push((name, src));
         }
         for (name, src) in user {
-            let key = (top_folder(&name).to_owned(), lang_for(&name));
-            engines.entry(key).or_insert_with(new).user.push((name, src));
+            engines.entry(key(&name)).or_insert_with(new).user.push((name, src));
         }
         let engines = engines
             .into_iter()
@@ -922,9 +921,12 @@ mod tests {
         assert_eq!(built(&r), [at("config", Lang::RedisConf)]);
         // What `render -t config` builds: nothing of another target, not even its plain text.
         r.warm(&["config", "docs"]);
-        let config = [at("config", Lang::RedisConf), at("config", Lang::PgConf), at("config", Lang::Text)];
-        let mut want = config.to_vec();
-        want.push(at("docs", Lang::Text));
+        let mut want = vec![
+            at("config", Lang::RedisConf),
+            at("config", Lang::PgConf),
+            at("config", Lang::Text),
+            at("docs", Lang::Text),
+        ];
         want.sort();
         assert_eq!(built(&r), want);
         r.warm(&["terraform"]);

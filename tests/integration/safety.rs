@@ -512,15 +512,21 @@ fn lab_secrets_wait_for_a_render_holding_the_lock() {
     assert!(out.join("lab/compose/.env").is_file());
 }
 
+/// Writes `DIR/templates/ansible/README.md.tera`: an override of the Ansible project's README
+/// that fails to render.
+fn failing_ansible_readme(dir: &Path) {
+    let templates = dir.join("templates/ansible");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(templates.join("README.md.tera"), "{{ no_such_value.here }}\n").unwrap();
+}
+
 /// Each set is staged as soon as it is rendered: a template that fails in the last target, after
 /// the README and `config` were staged, still leaves nothing (no folder it created, no stage),
 /// and a folder from an earlier render exactly as it was.
 #[test]
 fn a_template_failing_after_other_sets_were_staged_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let templates = tmp.path().join("templates/ansible");
-    std::fs::create_dir_all(&templates).unwrap();
-    std::fs::write(templates.join("README.md.tera"), "{{ no_such_value.here }}\n").unwrap();
+    failing_ansible_readme(tmp.path());
     let failing = |out: &Path| {
         let o = tykgen()
             .args(["render", "lab", "-t", "all", "--templates"])
@@ -548,9 +554,7 @@ fn a_template_failing_after_other_sets_were_staged_leaves_nothing() {
 #[test]
 fn a_failed_forced_render_keeps_the_link_at_the_profile_folder() {
     let tmp = tempfile::tempdir().unwrap();
-    let templates = tmp.path().join("templates/ansible");
-    std::fs::create_dir_all(&templates).unwrap();
-    std::fs::write(templates.join("README.md.tera"), "{{ no_such_value.here }}\n").unwrap();
+    failing_ansible_readme(tmp.path());
     let (out, elsewhere) = (tmp.path().join("out"), tmp.path().join("elsewhere"));
     std::fs::create_dir_all(&out).unwrap();
     std::fs::create_dir_all(&elsewhere).unwrap();
