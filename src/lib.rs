@@ -20,6 +20,7 @@ pub mod output;
 pub mod profile;
 pub mod render;
 pub mod targets;
+pub mod threads;
 pub mod topology;
 pub mod validate;
 pub mod versions;
@@ -139,9 +140,9 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
 /// returned when every set has gone into it.
 ///
 /// The template engines this render needs (the targets', the configuration's, the READMEs') are
-/// built on two threads of their own from the start, while the profile is planned and checked (a render
-/// that needs an engine being built waits for it, and never builds it twice). A profile's problems
-/// are still reported before a template's.
+/// built on a thread of their own from the start, while the profile is planned and checked (a
+/// render that needs an engine being built waits for it, one not yet started it builds itself, and
+/// none is built twice). A profile's problems are still reported before a template's.
 ///
 /// # Errors
 /// `Diagnostics` for a bad profile; those of `open` and of the sink; any other error for a
@@ -164,7 +165,7 @@ pub fn render_profile_into<S: Sink>(
     let folders: Vec<&str> = ["config", "docs"].into_iter().chain(targets.iter().map(|t| t.dir())).collect();
     let rendered = std::thread::scope(|s| {
         let renderer = &renderer;
-        s.spawn(move || renderer.warm(&folders));
+        threads::spawn_beside(s, move || renderer.warm(&folders));
         let planned = plan(input)?;
         check::gate(&planned.loaded, &planned.topology)?;
         let sink = open(&planned.loaded.profile.name)?;
@@ -180,9 +181,10 @@ pub fn render_profile_into<S: Sink>(
 
 /// Frees `value` on a thread of its own, which the process need not wait for: a large render's
 /// profile, configuration and template engines take longer to free than the commit after them
-/// takes to run, and exiting frees them at once. (Where no thread can start, here.)
+/// takes to run, and exiting frees them at once. (Where no thread can start, here.) Every thread
+/// of a render starts through [`threads`], so that it runs beside its parent at once.
 fn drop_later<T: Send + 'static>(value: T) {
-    let _ = std::thread::Builder::new().name("drop".into()).spawn(move || drop(value));
+    threads::spawn_detached("drop", move || drop(value));
 }
 
 /// The profile's README and `targets`, on two threads, each with its own `Context` (the converted
@@ -205,7 +207,9 @@ fn render_targets(ctx: &targets::Context<'_>, targets: &[Target], sink: &impl Si
     };
     let (profile, topology, bundle, renderer) = (ctx.profile, ctx.topology, ctx.bundle, ctx.renderer);
     let done = std::thread::scope(|s| {
-        let other = s.spawn(|| render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside));
+        let other = threads::spawn_beside(s, || {
+            render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside)
+        });
         let mut done = vec![(0, give(0, "", render_readme(ctx)))];
         // `config` takes the whole context the README converted; no other target does.
         if here.first() != Some(&Target::Config) {

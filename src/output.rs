@@ -992,7 +992,7 @@ fn stage(tree: &Tree, plan: &Plan<'_>, first_file: usize, first_folder: usize) -
         return work(0, &shares[0].1).and_then(|()| work(1, &shares[1].1));
     }
     std::thread::scope(|s| {
-        let other = s.spawn(|| work(1, &shares[1].1));
+        let other = crate::threads::spawn_beside(s, || work(1, &shares[1].1));
         let here = work(0, &shares[0].1);
         let other = other.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         here.and(other)
@@ -1641,7 +1641,7 @@ mod tests {
             let tx = Transaction::open(parent, name, false).unwrap();
             std::thread::scope(|s| {
                 // The last set first, from another thread, while this one stages the others.
-                let other = s.spawn(|| tx.stage(2, &sets[2].0, &sets[2].1));
+                let other = crate::threads::spawn_beside(s, || tx.stage(2, &sets[2].0, &sets[2].1));
                 tx.stage(1, &sets[1].0, &sets[1].1).unwrap();
                 tx.stage(0, &sets[0].0, &sets[0].1).unwrap();
                 other.join().unwrap().unwrap();

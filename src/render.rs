@@ -243,23 +243,16 @@ impl Renderer {
     }
 
     /// Builds the engines of the templates under `folders` that are not built yet, the largest
-    /// first, on this thread and one more (more threads than cores only make each slower), and
-    /// returns when they are built (a render needing one meanwhile waits for it, or builds it if
-    /// no thread has started it).
+    /// first, on this thread, and returns when they are built. A render needing one meanwhile
+    /// waits for it, or builds it itself if this thread has not started it: so the renders build
+    /// the small engines they need first while this thread builds the large ones (a second
+    /// warming thread only took turns on the cores with the others).
     pub fn warm(&self, folders: &[&str]) {
-        // Each thread takes the next engine when done with one.
         let mut order: Vec<&Engine> = self.engines.iter().filter(|e| folders.contains(&e.folder.as_str())).collect();
         order.sort_by_key(|e| std::cmp::Reverse(e.sources.len()));
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let work = || {
-            while let Some(engine) = order.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)) {
-                let _ = engine.get();
-            }
-        };
-        std::thread::scope(|s| {
-            s.spawn(work);
-            work();
-        });
+        for engine in order {
+            let _ = engine.get();
+        }
     }
 
     /// Render `templates/<name>` (e.g. `config/redis.conf.tera`) with `ctx`; the language, and
