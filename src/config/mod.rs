@@ -78,23 +78,45 @@ pub fn bundle(profile: &Profile, topology: &Topology, renderer: &Renderer) -> an
     // Machines of one group often get the same bytes (every Gateway's `tyk.conf`): equal files
     // share one allocation, in the bundle and in every target that ships them.
     let mut distinct: FastSet<Arc<str>> = FastSet::default();
+    // A Tyk machine's files depend on its role alone: they are made once per role.
+    let mut tyk_roles: BTreeMap<Role, (Vec<ConfigFile>, Vec<SecretUse>)> = BTreeMap::new();
     for machine in &topology.machines {
-        let (mut files, secrets) = match machine.role {
-            Role::Gateway | Role::Dashboard | Role::Pump => tyk::machine(profile, topology, machine)?,
-            Role::Redis | Role::Sentinel => redis::machine(profile, topology, machine, renderer)?,
-            Role::Postgres | Role::Mongodb => database::machine(profile, topology, machine, renderer)?,
-        };
-        for f in &mut files {
-            match distinct.get(&*f.contents) {
-                Some(same) => f.contents = Arc::clone(same),
+        let (files, secrets) = match machine.role {
+            Role::Gateway | Role::Dashboard | Role::Pump => match tyk_roles.get(&machine.role) {
+                Some(made) => made.clone(),
                 None => {
-                    distinct.insert(Arc::clone(&f.contents));
+                    let made = share_equal(tyk::machine(profile, topology, machine.role)?, &mut distinct);
+                    tyk_roles.insert(machine.role, made.clone());
+                    made
                 }
+            },
+            Role::Redis | Role::Sentinel => {
+                share_equal(redis::machine(profile, topology, machine, renderer)?, &mut distinct)
             }
-        }
+            Role::Postgres | Role::Mongodb => {
+                share_equal(database::machine(profile, topology, machine, renderer)?, &mut distinct)
+            }
+        };
         machines.insert(machine.name.clone(), MachineConfig { machine: machine.clone(), files, secrets });
     }
     Ok(Bundle { machines })
+}
+
+/// `made` with each file's bytes replaced by the allocation of an equal file already in
+/// `distinct` (added there when there is none).
+fn share_equal(
+    (mut files, secrets): (Vec<ConfigFile>, Vec<SecretUse>),
+    distinct: &mut FastSet<Arc<str>>,
+) -> (Vec<ConfigFile>, Vec<SecretUse>) {
+    for f in &mut files {
+        match distinct.get(&*f.contents) {
+            Some(same) => f.contents = Arc::clone(same),
+            None => {
+                distinct.insert(Arc::clone(&f.contents));
+            }
+        }
+    }
+    (files, secrets)
 }
 
 /// TLS file paths shared by every machine (see `topology::TLS_DIR`).
@@ -127,4 +149,35 @@ pub mod signing_paths {
     pub const PRIVATE: &str = "/etc/tykgen/signing/private.pem";
     /// The public key, on every Gateway (`public_key_path`).
     pub const PUBLIC: &str = "/etc/tykgen/signing/public.pem";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::{Input, load};
+
+    #[test]
+    fn machines_with_equal_files_share_one_allocation_and_each_keeps_its_own_secrets() {
+        let loaded = load(&Input {
+            profile: Some("production".into()),
+            sets: vec!["gateway.nodes=4".into()],
+            ..Input::default()
+        })
+        .unwrap();
+        let topology = crate::topology::build(&loaded.profile);
+        let bundle = bundle(&loaded.profile, &topology, &Renderer::new(None).unwrap()).unwrap();
+        let of_role = |role: Role| bundle.machines.values().filter(move |mc| mc.machine.role == role);
+        let first = of_role(Role::Gateway).next().unwrap();
+        assert_eq!(of_role(Role::Gateway).count(), 4);
+        for gw in of_role(Role::Gateway) {
+            assert!(Arc::ptr_eq(&gw.files[0].contents, &first.files[0].contents), "{}", gw.machine.name);
+            assert_eq!(gw.secrets, first.secrets);
+        }
+        // Each machine is still its own, and the other roles have their own files.
+        let names: Vec<&str> = of_role(Role::Gateway).map(|mc| mc.machine.name.as_str()).collect();
+        assert_eq!(names, ["gateway-1", "gateway-2", "gateway-3", "gateway-4"]);
+        let dashboard = of_role(Role::Dashboard).next().unwrap();
+        assert_eq!(dashboard.files[0].name, "tyk_analytics.conf");
+        assert_ne!(dashboard.files[0].contents, first.files[0].contents);
+    }
 }

@@ -18,16 +18,18 @@ use crate::topology::{
     REDIS_PORT, RedisDeployment, Role, SENTINEL_PORT, SecretUse, Store, Topology,
 };
 
-/// Files and secrets of a Gateway, Dashboard or Pump machine.
-pub(super) fn machine(p: &Profile, t: &Topology, m: &Machine) -> anyhow::Result<(Vec<ConfigFile>, Vec<SecretUse>)> {
-    let (name, install_path, secrets) = match m.role {
+/// Files and secrets of a Gateway, Dashboard or Pump machine: the same for every machine of
+/// `role` (each finds the others by their names in the topology, and no file names the machine
+/// it is on).
+pub(super) fn machine(p: &Profile, t: &Topology, role: Role) -> anyhow::Result<(Vec<ConfigFile>, Vec<SecretUse>)> {
+    let (name, install_path, secrets) = match role {
         Role::Gateway => ("tyk.conf", "/opt/tyk-gateway/tyk.conf", gateway_secrets(t)),
         Role::Dashboard => ("tyk_analytics.conf", "/opt/tyk-dashboard/tyk_analytics.conf", dashboard_secrets(p, t)),
         Role::Pump => ("pump.conf", "/opt/tyk-pump/pump.conf", pump_secrets(p, t)),
-        _ => anyhow::bail!("{} is not a Tyk machine", m.name),
+        _ => anyhow::bail!("{} is not a Tyk component", role.as_str()),
     };
-    let mut value = generated(p, t, m.role)?;
-    let (extra, over) = extra_of(p, m.role);
+    let mut value = generated(p, t, role)?;
+    let (extra, over) = extra_of(p, role);
     deep_merge(&mut value, &Value::Object(extra.clone()));
     deep_merge(&mut value, &Value::Object(over.clone()));
     let mut contents = serde_json::to_string_pretty(&value)?;
@@ -860,8 +862,8 @@ mod tests {
         })
         .unwrap();
         let t = build(&loaded.profile);
-        let m = t.machine(machine).unwrap().clone();
-        let (files, _) = super::machine(&loaded.profile, &t, &m).unwrap();
+        let role = t.machine(machine).unwrap().role;
+        let (files, _) = super::machine(&loaded.profile, &t, role).unwrap();
         serde_json::from_str(&files[0].contents).unwrap()
     }
 
