@@ -181,6 +181,13 @@ impl Machine {
         server_group(self.role, self.store)
     }
 
+    /// True when `group` is this machine's server group, without building its name (a check
+    /// made for every pair of a Redis Cluster's hundreds of nodes).
+    #[must_use]
+    pub fn in_group(&self, group: &str) -> bool {
+        group.strip_prefix(self.store.map_or("", Store::prefix)).is_some_and(|role| role == self.role.as_str())
+    }
+
     /// The Ansible inventory group of this machine.
     #[must_use]
     pub fn group(&self) -> String {
@@ -474,7 +481,7 @@ impl Topology {
     pub fn covers(peer: &Peer, m: &Machine) -> bool {
         match peer {
             Peer::Machine(name) => *name == m.name,
-            Peer::Group(g) => *g == m.server_group(),
+            Peer::Group(g) => m.in_group(g),
             Peer::LoadBalancer | Peer::Clients | Peer::Admins => false,
         }
     }
@@ -482,7 +489,14 @@ impl Topology {
     /// True when some link lets machine `from` open connections to machine `to`.
     #[must_use]
     pub fn reaches(&self, from: &Machine, to: &Machine) -> bool {
-        from.name != to.name && self.links_from(&from.name).any(|l| Self::covers(&l.to, to))
+        self.reached_by(to)(from)
+    }
+
+    /// Whether a machine reaches `to` (see [`Topology::reaches`]), for many machines: the links
+    /// to `to` are looked up once, not each machine's links for each.
+    pub fn reached_by<'a>(&'a self, to: &'a Machine) -> impl Fn(&Machine) -> bool + 'a {
+        let links: Vec<&Link> = self.links_to(&to.name).collect();
+        move |from| from.name != to.name && links.iter().any(|l| Self::covers(&l.from, from))
     }
 }
 
@@ -900,5 +914,28 @@ pub(crate) mod tests {
         let g = Peer::Group("gateway".into());
         assert_eq!(t.members(&g).map(|m| m.name.as_str()).collect::<Vec<_>>(), ["gateway-1", "gateway-2"]);
         assert!(t.links_to("redis-2").any(|l| l.from == g && l.port == REDIS_PORT));
+    }
+
+    #[test]
+    fn reaching_from_either_side_agrees_with_the_links_from_each_machine() {
+        let stores = [
+            "cache_redis={mode: sentinel, replicas: 1, sentinels: 3}".to_owned(),
+            "analytics_redis={mode: standalone}".to_owned(),
+        ];
+        for t in [topo("production"), topo("redis-cluster"), topo("production-mongo"), topo_with(&stores)] {
+            for to in &t.machines {
+                let reached = t.reached_by(to);
+                for from in &t.machines {
+                    // The definition: a link from `from` (or its group) to `to` (or its group).
+                    let expected =
+                        from.name != to.name && t.links_from(&from.name).any(|l| Topology::covers(&l.to, to));
+                    assert_eq!(reached(from), expected, "{} -> {}", from.name, to.name);
+                }
+                for m in &t.machines {
+                    assert_eq!(m.in_group(&to.server_group()), m.server_group() == to.server_group());
+                }
+                assert!(!to.in_group("") && !to.in_group(&format!("{}x", to.server_group())));
+            }
+        }
     }
 }

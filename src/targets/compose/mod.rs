@@ -36,6 +36,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::config::tls_paths;
+use crate::fast_hash::FastSet;
 use crate::output::{FileMode, FileSet};
 use crate::profile::{Engine, RedisMode};
 use crate::render::Prepared;
@@ -189,6 +190,10 @@ struct Service {
     extra_hosts: Vec<String>,
     #[serde(serialize_with = "crate::render::shared")]
     depends_on: Vec<Dep>,
+    /// The services of `depends_on`, to keep each once (a Gateway waits for every node of a
+    /// Redis Cluster: hundreds).
+    #[serde(skip)]
+    depends_on_names: FastSet<String>,
     #[serde(serialize_with = "crate::render::shared")]
     healthcheck: Option<Health>,
 }
@@ -213,12 +218,13 @@ impl Service {
             networks: Vec::new(),
             extra_hosts: Vec::new(),
             depends_on: Vec::new(),
+            depends_on_names: FastSet::default(),
             healthcheck: None,
         }
     }
 
     fn depend(&mut self, service: &str, condition: &'static str) {
-        if !self.depends_on.iter().any(|d| d.service == service) {
+        if self.depends_on_names.insert(service.to_owned()) {
             self.depends_on.push(Dep { service: service.to_owned(), condition });
         }
     }
@@ -1031,17 +1037,34 @@ fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
             out.push((s, c));
         }
     };
+    let reaches_back = t.reached_by(m);
+    let waits_anyway = |target: &Machine| {
+        matches!(&m.replication, Replication::ReplicaOf(primary) if *primary == target.name)
+            || (m.role == Role::Gateway && target.role == Role::Dashboard)
+    };
+    // A group that links back to `m` as a group (the peers of a Redis Cluster, hundreds of
+    // them) gives only the members that wait anyway: every other member reaches back.
+    let back_as_group: Vec<&str> = t
+        .links_to(&m.name)
+        .filter_map(|l| match &l.from {
+            Peer::Group(g) => Some(g.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut targets: Vec<&Machine> = t
+        .links_from(&m.name)
+        .flat_map(|l| {
+            let whole_group_back = matches!(&l.to, Peer::Group(g) if back_as_group.contains(&g.as_str()));
+            t.members(&l.to).filter(move |target| !whole_group_back || waits_anyway(target))
+        })
+        .filter(|target| target.name != m.name)
+        .collect();
     // By name, as the per-pair links were sorted.
-    let mut targets: Vec<&Machine> =
-        t.links_from(&m.name).flat_map(|l| t.members(&l.to)).filter(|target| target.name != m.name).collect();
     targets.sort_by(|a, b| a.name.cmp(&b.name));
     targets.dedup_by(|a, b| a.name == b.name);
     for target in targets {
         let to = &target.name;
-        let back = t.reaches(target, m);
-        let replica_of = m.replication == Replication::ReplicaOf(to.clone());
-        let gw_to_dash = m.role == Role::Gateway && target.role == Role::Dashboard;
-        if back && !replica_of && !gw_to_dash {
+        if reaches_back(target) && !waits_anyway(target) {
             continue;
         }
         // A Tyk component writes to the PostgreSQL primary; a replica is not needed to start.
