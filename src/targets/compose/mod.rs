@@ -190,10 +190,6 @@ struct Service {
     extra_hosts: Vec<String>,
     #[serde(serialize_with = "crate::render::shared")]
     depends_on: Vec<Dep>,
-    /// The services of `depends_on`, to keep each once (a Gateway waits for every node of a
-    /// Redis Cluster: hundreds).
-    #[serde(skip)]
-    depends_on_names: FastSet<String>,
     #[serde(serialize_with = "crate::render::shared")]
     healthcheck: Option<Health>,
 }
@@ -218,15 +214,25 @@ impl Service {
             networks: Vec::new(),
             extra_hosts: Vec::new(),
             depends_on: Vec::new(),
-            depends_on_names: FastSet::default(),
             healthcheck: None,
         }
     }
 
     fn depend(&mut self, service: &str, condition: &'static str) {
-        if self.depends_on_names.insert(service.to_owned()) {
-            self.depends_on.push(Dep { service: service.to_owned(), condition });
-        }
+        self.depend_on_all([(service, condition)]);
+    }
+
+    /// Adds each `(service, condition)` whose service it does not depend on yet (a Gateway waits
+    /// for every node of a Redis Cluster, the load balancer for every Gateway: hundreds, looked
+    /// up in a set).
+    fn depend_on_all<'a>(&mut self, deps: impl IntoIterator<Item = (&'a str, &'static str)>) {
+        let mut have: FastSet<&str> = self.depends_on.iter().map(|d| d.service.as_str()).collect();
+        let new: Vec<Dep> = deps
+            .into_iter()
+            .filter(|(service, _)| have.insert(service))
+            .map(|(service, condition)| Dep { service: service.to_owned(), condition })
+            .collect();
+        self.depends_on.extend(new);
     }
 
     fn env_secret(&mut self, key: &str, secret: &str, t: &Topology) {
@@ -395,9 +401,7 @@ pub(in crate::targets) fn render(ctx: &Context<'_>) -> anyhow::Result<FileSet> {
             .map(|name| Net { name, aliases: vec![host.clone()], ipv4_address: None })
             .collect();
         lb.depend(INIT_SERVICE, "service_completed_successfully");
-        for g in &gateways {
-            lb.depend(&g.name, "service_healthy");
-        }
+        lb.depend_on_all(gateways.iter().map(|g| (g.name.as_str(), "service_healthy")));
         lb.healthcheck = Some(wget_health("http://127.0.0.1:8404/healthz"));
         services.push(lb);
         set.add(
@@ -602,9 +606,7 @@ fn machine_services(
         s.volumes.push(format!("./config/{}/{}:{target}:ro", m.name, f.name));
     }
     // Start order from the links (see `depends_on_for`).
-    for (service, condition) in depends_on_for(t, m) {
-        s.depend(&service, condition);
-    }
+    s.depend_on_all(depends_on_for(t, m).iter().map(|(service, condition)| (service.as_str(), *condition)));
     let mut extra = Vec::new();
     let mut files_script = String::new();
     let mut file_secrets = BTreeSet::new();
