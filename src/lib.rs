@@ -181,8 +181,7 @@ pub fn render_profile_into<S: Sink>(
 
 /// Frees `value` on a thread of its own, which the process need not wait for: a large render's
 /// profile, configuration and template engines take longer to free than the commit after them
-/// takes to run, and exiting frees them at once. (Where no thread can start, here.) Every thread
-/// of a render starts through [`threads`], so that it runs beside its parent at once.
+/// takes to run, and exiting frees them at once. (Where no thread can start, here.)
 fn drop_later<T: Send + 'static>(value: T) {
     threads::spawn_detached("drop", move || drop(value));
 }

@@ -1641,7 +1641,7 @@ mod tests {
             let tx = Transaction::open(parent, name, false).unwrap();
             std::thread::scope(|s| {
                 // The last set first, from another thread, while this one stages the others.
-                let other = crate::threads::spawn_beside(s, || tx.stage(2, &sets[2].0, &sets[2].1));
+                let other = s.spawn(|| tx.stage(2, &sets[2].0, &sets[2].1));
                 tx.stage(1, &sets[1].0, &sets[1].1).unwrap();
                 tx.stage(0, &sets[0].0, &sets[0].1).unwrap();
                 other.join().unwrap().unwrap();

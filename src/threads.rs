@@ -11,7 +11,9 @@
 //! its CPU set to the others it may use and widening it again at once (it stays free to move),
 //! and the parent yields once, so that a child queued behind it runs now and can move. Where the
 //! kernel already placed the child elsewhere, neither does anything. The child then grows its
-//! heap once (see [`reserve_heap`]) so that it does not stall its parent's page faults.
+//! heap once (see `reserve_heap`) so that it does not stall its parent's page faults. Every
+//! thread a render starts (the warming thread, the second render thread, the staging helper,
+//! the thread that frees the render's values) starts here.
 
 use std::thread::{Scope, ScopedJoinHandle};
 
