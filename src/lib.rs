@@ -87,17 +87,10 @@ pub fn with_bundle<T>(
     templates: Option<&Path>,
     f: impl FnOnce(&targets::Context<'_>) -> anyhow::Result<T>,
 ) -> anyhow::Result<T> {
-    bundle_with(planned, &render::Renderer::new(templates)?, f)
-}
-
-fn bundle_with<T>(
-    planned: &Planned,
-    renderer: &render::Renderer,
-    f: impl FnOnce(&targets::Context<'_>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
+    let renderer = render::Renderer::new(templates)?;
     let Planned { loaded, topology } = planned;
-    let bundle = config::bundle(&loaded.profile, topology, renderer)?;
-    f(&targets::Context::new(&loaded.profile, topology, &bundle, renderer))
+    let bundle = config::bundle(&loaded.profile, topology, &renderer)?;
+    f(&targets::Context::new(&loaded.profile, topology, &bundle, &renderer))
 }
 
 /// Where a render's file sets go, each as soon as it is rendered, on the thread that rendered it

@@ -938,8 +938,8 @@ impl Drop for Transaction {
     }
 }
 
-/// Below this many files a set is staged on its own thread: starting a second one costs more
-/// than it saves (the render's other thread is busy meanwhile anyway).
+/// Below this many files a set is staged by the thread that rendered it alone: starting a second
+/// one costs more than it saves (the render's other thread is busy meanwhile anyway).
 const STAGE_ALONE_BELOW: usize = 256;
 
 /// Writes one set's staged files and folders into the stage (which exists), its files numbered

@@ -65,10 +65,6 @@ pub enum Lang {
 }
 
 impl Lang {
-    /// Every language, in declaration order.
-    pub const ALL: [Lang; 7] =
-        [Lang::Hcl, Lang::Yaml, Lang::Compose, Lang::Ansible, Lang::RedisConf, Lang::PgConf, Lang::Text];
-
     /// The escape function for autoescaped `{{ x }}`, or `None` for no autoescaping.
     fn escaper(self) -> Option<escape::EscapeFn> {
         match self {
@@ -933,13 +929,6 @@ mod tests {
         std::fs::write(dir.path().join("docs/profile-README.md.tera"), "{{ v }}").unwrap();
         let over = Renderer::new(Some(dir.path())).unwrap();
         assert_eq!(built(&over).len(), r.engines.len());
-    }
-
-    #[test]
-    fn every_lang_is_at_its_index() {
-        for (i, lang) in Lang::ALL.into_iter().enumerate() {
-            assert_eq!(lang as usize, i, "{lang:?}");
-        }
     }
 
     #[test]

@@ -1030,15 +1030,10 @@ fn mongo_tls(p: &crate::profile::Profile) -> String {
 /// where the peer links back (peers of one cluster, Sentinels, MongoDB members: they start
 /// together), with two exceptions that break such pairs one way: a replica waits for its primary
 /// and a Gateway for the Dashboard. A Tyk component waits for the PostgreSQL primary only. A link to a Redis Cluster node or a MongoDB member also waits
-/// for the one-shot that forms the cluster or replica set.
+/// for the one-shot that forms the cluster or replica set (named once per such link:
+/// [`Service::depend_on_all`] keeps the first).
 fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
     let mut out: Vec<(String, &'static str)> = Vec::new();
-    let mut seen = BTreeSet::new();
-    let mut push = |s: String, c: &'static str| {
-        if seen.insert(s.clone()) {
-            out.push((s, c));
-        }
-    };
     let reaches_back = t.reached_by(m);
     let waits_anyway = |target: &Machine| {
         matches!(&m.replication, Replication::ReplicaOf(primary) if *primary == target.name)
@@ -1076,15 +1071,15 @@ fn depends_on_for(t: &Topology, m: &Machine) -> Vec<(String, &'static str)> {
         {
             continue;
         }
-        push(to.clone(), "service_healthy");
+        out.push((to.clone(), "service_healthy"));
         if target.role == Role::Redis
             && let Some(store) = target.store
             && t.redis_for(store).settings.mode == RedisMode::Cluster
         {
-            push(cluster_init_service(store), "service_completed_successfully");
+            out.push((cluster_init_service(store), "service_completed_successfully"));
         }
         if target.role == Role::Mongodb {
-            push(MONGO_INIT_SERVICE.to_owned(), "service_completed_successfully");
+            out.push((MONGO_INIT_SERVICE.to_owned(), "service_completed_successfully"));
         }
     }
     out
