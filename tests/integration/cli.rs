@@ -145,6 +145,25 @@ fn diff_writes_nothing() {
     assert_eq!(tree_diff(&before, &tree(tmp.path())), None, "--diff wrote files");
 }
 
+/// Profilers and memory checkers run tykgen under Valgrind, which gives a program no vDSO: a
+/// dependency that parses the vDSO itself (rustix's `linux_raw` backend, for `sched_getcpu`)
+/// crashed there before the first file was written (rustix issue #1559).
+#[test]
+fn renders_under_valgrind() {
+    let Some(valgrind) = crate::tools::tool("valgrind", "apt install valgrind") else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let out = crate::tools::command(&valgrind)
+        .args(["--tool=none", "--quiet"])
+        .arg(assert_cmd::cargo::cargo_bin("tykgen"))
+        .args(["render", "production", "-t", "all", "-o"])
+        .arg(tmp.path())
+        .current_dir(crate::tools::repo_root())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tykgen under valgrind: {:?}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert!(tmp.path().join("production/config/README.md").is_file(), "nothing rendered under valgrind");
+}
+
 #[test]
 fn every_subcommand_help_has_an_example() {
     for sub in ["render", "profiles", "init", "schema", "completions"] {
