@@ -152,10 +152,19 @@ type Built = Result<Tera, String>;
 
 /// The templates of one top folder and language and, once built, their engine (or the error that
 /// building it gave, as text: the error is reported by every render that needs it).
+///
+/// A template with no Tera syntax at all (none of its language's start delimiters) renders as its
+/// source, byte for byte: such a template is *verbatim*, never parsed and never run through Tera
+/// (about half the built-in templates are: most of the Ansible roles' files). Unless a template
+/// of the engine includes, extends or imports another, which Tera must then hold: in such an
+/// engine every template goes through Tera.
 struct Engine {
     folder: String,
     lang: Lang,
     sources: Sources,
+    /// Whether a template of this engine names another (`include`, `extends`, `import`), found
+    /// on first use.
+    names_others: OnceLock<bool>,
     built: OnceLock<Built>,
 }
 
@@ -218,7 +227,13 @@ impl Renderer {
         }
         let engines = engines
             .into_iter()
-            .map(|((folder, lang), sources)| Engine { folder, lang, sources, built: OnceLock::new() })
+            .map(|((folder, lang), sources)| Engine {
+                folder,
+                lang,
+                sources,
+                names_others: OnceLock::new(),
+                built: OnceLock::new(),
+            })
             .collect();
         let renderer = Self { engines, names };
         if has_user {
@@ -229,11 +244,11 @@ impl Renderer {
         Ok(renderer)
     }
 
-    /// The engine of the template `name`, built on first use.
-    fn engine(&self, name: &str) -> anyhow::Result<&Tera> {
+    /// The engine holding the template `name`.
+    fn engine(&self, name: &str) -> anyhow::Result<&Engine> {
         let (folder, lang) = (top_folder(name), lang_for(name));
         match self.engines.iter().find(|e| e.lang == lang && e.folder == folder) {
-            Some(engine) => engine.get(),
+            Some(engine) => Ok(engine),
             None => anyhow::bail!("there is no template `{name}`"),
         }
     }
@@ -254,6 +269,9 @@ impl Renderer {
     /// Render `templates/<name>` (e.g. `config/redis.conf.tera`) with `ctx`; the language, and
     /// so the escaper, comes from the name (see [`lang_for`]).
     pub fn render(&self, name: &str, ctx: &impl serde::Serialize) -> anyhow::Result<String> {
+        if let Some(text) = self.engine(name)?.verbatim(name) {
+            return Ok(text.to_owned());
+        }
         let context = Prepared::new(ctx).with_context(|| format!("building the context for template `{name}`"))?;
         self.render_prepared(name, &context)
     }
@@ -261,9 +279,12 @@ impl Renderer {
     /// Like [`Renderer::render`], with a context converted once for many templates (the
     /// conversion costs as much as rendering a small template).
     pub fn render_prepared(&self, name: &str, ctx: &Prepared) -> anyhow::Result<String> {
-        let lang = lang_for(name);
-        let tera = self.engine(name)?;
-        tera.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
+        let engine = self.engine(name)?;
+        if let Some(text) = engine.verbatim(name) {
+            return Ok(text.to_owned());
+        }
+        let lang = engine.lang;
+        engine.get()?.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
     }
 
     /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
@@ -517,13 +538,59 @@ fn exact_hash<H: std::hash::Hasher>(v: &tera::Value, state: &mut H) {
 }
 
 impl Engine {
-    /// The engine, built on first use.
+    /// The Tera instance, built on first use.
     fn get(&self) -> anyhow::Result<&Tera> {
         self.built
-            .get_or_init(|| self.sources.engine(self.lang).map_err(|e| format!("{e:#}")))
+            .get_or_init(|| self.build().map_err(|e| format!("{e:#}")))
             .as_ref()
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
+
+    /// A Tera instance with the templates that are not verbatim (an override where there is one).
+    fn build(&self) -> anyhow::Result<Tera> {
+        let mut tera = engine(self.lang)?;
+        let parsed = |src: &str| !self.is_verbatim(src);
+        let builtin = self.sources.builtin.iter().filter(|(_, src)| parsed(src));
+        let builtin = builtin.map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), *src));
+        tera.add_raw_templates(builtin).context("loading the built-in templates")?;
+        if let (Some(dir), false) = (&self.sources.overrides, self.sources.user.is_empty()) {
+            let user = self.sources.user.iter().filter(|(_, src)| parsed(src));
+            tera.add_raw_templates(user.map(|(n, s)| (n.as_str(), s.as_str())))
+                .with_context(|| format!("loading templates from {}", dir.display()))?;
+        }
+        Ok(tera)
+    }
+
+    /// The source of the template `name` (its override, if it has one) when it renders as it is.
+    fn verbatim(&self, name: &str) -> Option<&str> {
+        self.sources.find(name).filter(|src| self.is_verbatim(src))
+    }
+
+    /// Whether a template of this engine with the source `src` renders as it is (see [`Engine`]).
+    fn is_verbatim(&self, src: &str) -> bool {
+        !has_syntax(src, self.lang) && !*self.names_others.get_or_init(|| self.sources.names_others(self.lang))
+    }
+}
+
+/// Whether `src` holds any Tera syntax of `lang`: a variable, block or comment start delimiter.
+/// Without one, Tera's lexer reads the whole source as text, which rendering copies unchanged.
+fn has_syntax(src: &str, lang: Lang) -> bool {
+    let d = lang.delimiters();
+    [d.variable_start, d.block_start, d.comment_start].iter().any(|start| src.contains(&**start))
+}
+
+/// Whether a block tag of `src` (opened by `block_start`) includes, extends or imports another
+/// template. Looks for the word first (most sources have none of the three), then at what
+/// precedes it: the block start, an optional `-`/`+` and spaces.
+fn names_another(src: &str, block_start: &str) -> bool {
+    ["include", "extends", "import"].iter().any(|word| {
+        src.contains(word)
+            && src.match_indices(word).any(|(at, _)| {
+                let before = src[..at].trim_end().trim_end_matches(['-', '+']);
+                let after = &src[at + word.len()..];
+                before.ends_with(block_start) && !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+            })
+    })
 }
 
 impl Sources {
@@ -532,16 +599,18 @@ impl Sources {
         self.builtin.iter().map(|(_, s)| s.len()).chain(self.user.iter().map(|(_, s)| s.len())).sum()
     }
 
-    /// A Tera instance with these templates of `lang`.
-    fn engine(&self, lang: Lang) -> anyhow::Result<Tera> {
-        let mut tera = engine(lang)?;
-        let builtin = self.builtin.iter().map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), *src));
-        tera.add_raw_templates(builtin).context("loading the built-in templates")?;
-        if let (Some(dir), false) = (&self.overrides, self.user.is_empty()) {
-            tera.add_raw_templates(self.user.iter().map(|(n, s)| (n.as_str(), s.as_str())))
-                .with_context(|| format!("loading templates from {}", dir.display()))?;
-        }
-        Ok(tera)
+    /// The source of the template `name`: its override, else the built-in (both lists are sorted).
+    fn find(&self, name: &str) -> Option<&str> {
+        let user = self.user.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.user[i].1.as_str());
+        user.or_else(|| self.builtin.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.builtin[i].1))
+    }
+
+    /// Whether a block tag of any template here (`{% include`, `{%- extends`, ...) includes,
+    /// extends or imports another template.
+    fn names_others(&self, lang: Lang) -> bool {
+        let start = lang.delimiters().block_start;
+        let sources = self.builtin.iter().map(|(_, s)| *s).chain(self.user.iter().map(|(_, s)| s.as_str()));
+        sources.into_iter().any(|src| names_another(src, &start))
     }
 }
 
@@ -929,6 +998,62 @@ mod tests {
         std::fs::write(dir.path().join("docs/profile-README.md.tera"), "{{ v }}").unwrap();
         let over = Renderer::new(Some(dir.path())).unwrap();
         assert_eq!(built(&over).len(), r.engines.len());
+    }
+
+    /// What makes a verbatim template safe: Tera renders each built-in that has no Tera syntax
+    /// to its source, byte for byte; and about half of them are verbatim.
+    #[test]
+    fn verbatim_templates_are_what_tera_renders_them_to() {
+        let r = Renderer::new(None).unwrap();
+        let mut verbatim = 0;
+        for e in &r.engines {
+            for (name, src) in &e.sources.builtin {
+                if has_syntax(src, e.lang) {
+                    continue;
+                }
+                verbatim += usize::from(e.verbatim(name).is_some());
+                let mut tera = engine(e.lang).unwrap();
+                tera.add_raw_template(name, src).unwrap();
+                assert_eq!(tera.render(name, &tera::Context::new()).unwrap(), *src, "{name}");
+            }
+        }
+        assert!(verbatim * 3 > r.names.len(), "only {verbatim} of {} templates are verbatim", r.names.len());
+    }
+
+    /// A template without Tera syntax is not parsed; one with syntax is; and in an engine where a
+    /// template includes another, every template goes through Tera (the included one must be there).
+    #[test]
+    fn only_templates_without_syntax_skip_tera() {
+        let plain = "a: {{ not tera here }}\n";
+        let (_d, r) = renderer(&[
+            ("ansible/plain.yml.tera", plain),
+            ("ansible/value.yml.tera", "v: << v | ansible >>\n"),
+            ("ansible/comment.yml.tera", "<# c #>x\n"),
+            ("terraform/_part.tf.tera", "x = 1\n"),
+            ("terraform/main.tf.tera", "{%- include \"terraform/_part.tf.tera\" %}y = \"{{ v }}\"\n"),
+        ]);
+        let ansible = r.engine("ansible/plain.yml.tera").unwrap();
+        assert_eq!(ansible.verbatim("ansible/plain.yml.tera"), Some(plain));
+        assert_eq!(ansible.verbatim("ansible/value.yml.tera"), None);
+        assert_eq!(ansible.verbatim("ansible/comment.yml.tera"), None);
+        let names: Vec<&str> = ansible.get().unwrap().get_template_names().collect();
+        assert!(!names.contains(&"ansible/plain.yml.tera"), "a verbatim template was parsed: {names:?}");
+        assert!(names.contains(&"ansible/value.yml.tera"), "{names:?}");
+        assert_eq!(r.render("ansible/plain.yml.tera", &ctx("1")).unwrap(), plain);
+        assert_eq!(r.render("ansible/comment.yml.tera", &ctx("1")).unwrap(), "x\n");
+        let terraform = r.engine("terraform/_part.tf.tera").unwrap();
+        assert_eq!(terraform.verbatim("terraform/_part.tf.tera"), None);
+        assert_eq!(r.render("terraform/main.tf.tera", &ctx("1")).unwrap(), "x = 1\ny = \"1\"\n");
+        for (src, names) in [
+            ("{% include \"x\" %}", true),
+            ("{%-  extends \"x\" %}", true),
+            ("{%+import \"x\" as m %}", true),
+            ("{% if included %}{% endif %}", false),
+            ("{% set includes = 1 %}", false),
+            ("include_tasks: x.yml", false),
+        ] {
+            assert_eq!(names_another(src, "{%"), names, "{src}");
+        }
     }
 
     #[test]
