@@ -30,14 +30,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context as _;
-use include_dir::{Dir, include_dir};
 use tera::{Delimiters, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::escape;
 use crate::fast_hash::{FastMap, FastSet};
 
-/// The default templates, compiled into the binary.
-static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
+// The default templates, compiled into the binary: `BUILTIN_TEMPLATES`.
+include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
 /// Prefix under which embedded templates are registered; user overrides use the bare name.
 const BUILTIN_PREFIX: &str = "builtin/";
@@ -143,8 +142,6 @@ fn user_templates(overrides: Option<&Path>) -> anyhow::Result<Vec<(String, Strin
 pub struct Renderer {
     /// Sorted by folder, then language.
     engines: Vec<Engine>,
-    /// Template names (without the `builtin/` prefix), sorted.
-    names: BTreeSet<String>,
 }
 
 /// An engine, or the error building it gave.
@@ -176,7 +173,7 @@ fn top_folder(name: &str) -> &str {
 /// The templates of one engine: `(name, source)`, built-in and override.
 struct Sources {
     /// The embedded templates, borrowed from the binary (not copied at each start).
-    builtin: Vec<(String, &'static str)>,
+    builtin: Vec<(&'static str, &'static str)>,
     user: Vec<(String, String)>,
     /// The `--templates` folder, for messages.
     overrides: Option<PathBuf>,
@@ -185,16 +182,16 @@ struct Sources {
 impl Renderer {
     /// Embedded templates, optionally overridden by files under `overrides` (same relative path).
     pub fn new(overrides: Option<&Path>) -> anyhow::Result<Self> {
-        let builtin = templates_in_dir(&EMBEDDED)?;
+        let builtin = BUILTIN_TEMPLATES;
         let user = user_templates(overrides)?;
         // An override replaces the built-in of the same path; one that replaces nothing is a typo
         // (`compose.yml.tera`), unless it is a partial for `{% include %}` (its file name starts
         // with `_`).
         for (name, _) in &user {
             let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
-            if !partial && !builtin.iter().any(|(b, _)| b == name) {
+            if !partial && builtin.binary_search_by(|(b, _)| (*b).cmp(name)).is_err() {
                 let dir = overrides.map(|d| d.display().to_string()).unwrap_or_default();
-                let hint = crate::diagnostic::did_you_mean(name, builtin.iter().map(|(b, _)| b.as_str()))
+                let hint = crate::diagnostic::did_you_mean(name, builtin.iter().map(|(b, _)| *b))
                     .map_or_else(String::new, |b| format!(" (did you mean `{b}`?)"));
                 anyhow::bail!(
                     "`{dir}/{name}` replaces no built-in template{hint}; an override must have a built-in's relative path (`tykgen render --help`), and a partial for `{{% include %}}` a file name starting with `_`"
@@ -204,23 +201,26 @@ impl Renderer {
         Self::build(builtin, user, overrides)
     }
 
-    /// Like [`Renderer::new`] with another embedded tree (tests pass their own).
-    pub fn new_with_embedded(embedded: &'static Dir<'static>, overrides: Option<&Path>) -> anyhow::Result<Self> {
-        Self::build(templates_in_dir(embedded)?, user_templates(overrides)?, overrides)
+    /// Like [`Renderer::new`] with other built-in templates, `(name, source)` sorted by name
+    /// (tests pass their own).
+    pub fn new_with_embedded(
+        builtin: &'static [(&'static str, &'static str)],
+        overrides: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        Self::build(builtin, user_templates(overrides)?, overrides)
     }
 
     fn build(
-        builtin: Vec<(String, &'static str)>,
+        builtin: &'static [(&'static str, &'static str)],
         user: Vec<(String, String)>,
         overrides: Option<&Path>,
     ) -> anyhow::Result<Self> {
-        let names = builtin.iter().map(|(name, _)| name).chain(user.iter().map(|(name, _)| name)).cloned().collect();
         let has_user = !user.is_empty();
         let mut engines: BTreeMap<(String, Lang), Sources> = BTreeMap::new();
         let new = || Sources { builtin: Vec::new(), user: Vec::new(), overrides: overrides.map(Path::to_path_buf) };
         let key = |name: &str| (top_folder(name).to_owned(), lang_for(name));
-        for (name, src) in builtin {
-            engines.entry(key(&name)).or_insert_with(new).builtin.push((name, src));
+        for &(name, src) in builtin {
+            engines.entry(key(name)).or_insert_with(new).builtin.push((name, src));
         }
         for (name, src) in user {
             engines.entry(key(&name)).or_insert_with(new).user.push((name, src));
@@ -235,7 +235,7 @@ impl Renderer {
                 built: OnceLock::new(),
             })
             .collect();
-        let renderer = Self { engines, names };
+        let renderer = Self { engines };
         if has_user {
             for engine in &renderer.engines {
                 engine.get()?;
@@ -289,7 +289,11 @@ impl Renderer {
 
     /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
     pub fn template_names(&self) -> Vec<String> {
-        self.names.iter().cloned().collect()
+        let sources = self.engines.iter().map(|e| &e.sources);
+        let names: BTreeSet<&str> = sources
+            .flat_map(|s| s.builtin.iter().map(|(n, _)| *n).chain(s.user.iter().map(|(n, _)| n.as_str())))
+            .collect();
+        names.into_iter().map(str::to_owned).collect()
     }
 }
 
@@ -602,7 +606,7 @@ impl Sources {
     /// The source of the template `name`: its override, else the built-in (both lists are sorted).
     fn find(&self, name: &str) -> Option<&str> {
         let user = self.user.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.user[i].1.as_str());
-        user.or_else(|| self.builtin.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.builtin[i].1))
+        user.or_else(|| self.builtin.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| self.builtin[i].1))
     }
 
     /// Whether a block tag of any template here (`{% include`, `{%- extends`, ...) includes,
@@ -702,25 +706,6 @@ fn literal(value: &Value, filter: &str, build: impl FnOnce(&str) -> std::io::Res
     Ok(Value::safe_string(&lit))
 }
 
-/// `(name, source)` of every `*.tera` file in an embedded tree, names `/`-separated.
-fn templates_in_dir(dir: &'static Dir<'static>) -> anyhow::Result<Vec<(String, &'static str)>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir];
-    while let Some(d) = stack.pop() {
-        stack.extend(d.dirs());
-        for file in d.files() {
-            let name = slash_name(file.path());
-            if !name.ends_with(TEMPLATE_SUFFIX) {
-                continue;
-            }
-            let src = file.contents_utf8().with_context(|| format!("built-in template `{name}` is not UTF-8"))?;
-            out.push((name, src));
-        }
-    }
-    out.sort_unstable();
-    Ok(out)
-}
-
 /// `(name, source)` of every `*.tera` file under `root` on disk, names relative and `/`-separated.
 fn templates_on_disk(root: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
@@ -754,10 +739,7 @@ fn slash_name(path: &Path) -> String {
 /// Test-only for now (run by `embedded_templates_lint_clean`); drop the `cfg` to expose it.
 #[cfg(test)]
 pub fn lint_templates() -> Vec<String> {
-    match templates_in_dir(&EMBEDDED) {
-        Ok(templates) => lint_sources(&templates),
-        Err(e) => vec![format!("{e:#}")],
-    }
+    lint_sources(BUILTIN_TEMPLATES)
 }
 
 /// Filters whose result is safe in an unquoted YAML value position: they emit a complete
@@ -771,7 +753,7 @@ const YAML_VALUE_FILTERS: &[&str] = &["yaml", "compose", "ansible", "json", "int
 /// - in YAML templates, an expression in an unquoted value position (`key: {{ x }}` or
 ///   `- {{ x }}`) whose last filter is not a literal filter from [`YAML_VALUE_FILTERS`].
 #[cfg(test)]
-pub fn lint_sources(templates: &[(String, impl AsRef<str>)]) -> Vec<String> {
+pub fn lint_sources(templates: &[(impl AsRef<str>, impl AsRef<str>)]) -> Vec<String> {
     // INVARIANT: these patterns are constant and valid.
     let safe = regex::Regex::new(r"\|\s*safe\b").expect("valid regex");
     let heredoc = regex::Regex::new(r"<<-?([A-Za-z_][A-Za-z0-9_]*)\s*$").expect("valid regex");
@@ -779,6 +761,7 @@ pub fn lint_sources(templates: &[(String, impl AsRef<str>)]) -> Vec<String> {
     let yaml_ansible = regex::Regex::new(r"(?:^\s*-|:)\s*<<(.*?)>>").expect("valid regex");
     let mut findings = Vec::new();
     for (name, src) in templates {
+        let name = name.as_ref();
         let lang = lang_for(name);
         let mut in_heredoc: Option<String> = None;
         for (i, line) in src.as_ref().lines().enumerate() {
@@ -946,7 +929,7 @@ mod tests {
 
     const HOSTILE: &str = "a\"b\\c\n}\n${x} %{y} $HOME {{ lookup('pipe','id') }} 'q' \u{85}\u{2028}";
 
-    static EMPTY: Dir<'static> = Dir::new("", &[]);
+    static EMPTY: &[(&str, &str)] = &[];
 
     /// A renderer over an in-memory set of templates (written to a temp dir as overrides on top
     /// of an empty embedded tree).
@@ -957,7 +940,7 @@ mod tests {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(path, src).unwrap();
         }
-        let r = Renderer::new_with_embedded(&EMPTY, Some(dir.path())).unwrap();
+        let r = Renderer::new_with_embedded(EMPTY, Some(dir.path())).unwrap();
         (dir, r)
     }
 
@@ -1017,7 +1000,8 @@ mod tests {
                 assert_eq!(tera.render(name, &tera::Context::new()).unwrap(), *src, "{name}");
             }
         }
-        assert!(verbatim * 3 > r.names.len(), "only {verbatim} of {} templates are verbatim", r.names.len());
+        let all = r.template_names().len();
+        assert!(verbatim * 3 > all, "only {verbatim} of {all} templates are verbatim");
     }
 
     /// A template without Tera syntax is not parsed; one with syntax is; and in an engine where a
@@ -1054,6 +1038,17 @@ mod tests {
         ] {
             assert_eq!(names_another(src, "{%"), names, "{src}");
         }
+    }
+
+    /// The table `build.rs` writes is the `templates/` folder: every template, its bytes, sorted
+    /// by name (lookups search it by halves).
+    #[test]
+    fn builtin_table_is_the_templates_folder_sorted() {
+        let on_disk = templates_on_disk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")).unwrap();
+        let table: Vec<(String, String)> =
+            BUILTIN_TEMPLATES.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())).collect();
+        assert_eq!(table, on_disk);
+        assert!(BUILTIN_TEMPLATES.windows(2).all(|w| w[0].0 < w[1].0), "not sorted by name");
     }
 
     #[test]
@@ -1148,29 +1143,16 @@ mod tests {
 
     #[test]
     fn override_replaces_exactly_one_template() {
-        use include_dir::{DirEntry, File};
-        static EMBEDDED_TEST: Dir<'static> = Dir::new(
-            "",
-            &[
-                DirEntry::File(File::new("README.md", b"not a template {{")),
-                DirEntry::Dir(Dir::new(
-                    "config",
-                    &[
-                        DirEntry::File(File::new("config/a.txt.tera", b"builtin {{ v }}")),
-                        DirEntry::File(File::new("config/redis.conf.tera", b"x \"{{ v }}\"")),
-                    ],
-                )),
-                DirEntry::Dir(Dir::new(
-                    "terraform",
-                    &[DirEntry::File(File::new("terraform/main.tf.tera", b"x = \"{{ v }}\""))],
-                )),
-            ],
-        );
-        let base = Renderer::new_with_embedded(&EMBEDDED_TEST, None).unwrap();
+        static EMBEDDED_TEST: &[(&str, &str)] = &[
+            ("config/a.txt.tera", "builtin {{ v }}"),
+            ("config/redis.conf.tera", "x \"{{ v }}\""),
+            ("terraform/main.tf.tera", "x = \"{{ v }}\""),
+        ];
+        let base = Renderer::new_with_embedded(EMBEDDED_TEST, None).unwrap();
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("config")).unwrap();
         std::fs::write(dir.path().join("config/a.txt.tera"), "user {{ v }}").unwrap();
-        let over = Renderer::new_with_embedded(&EMBEDDED_TEST, Some(dir.path())).unwrap();
+        let over = Renderer::new_with_embedded(EMBEDDED_TEST, Some(dir.path())).unwrap();
         assert_eq!(base.template_names(), over.template_names());
         let names = base.template_names();
         assert!(names.contains(&"config/a.txt.tera".to_owned()), "{names:?}");
@@ -1191,7 +1173,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("terraform")).unwrap();
         std::fs::write(dir.path().join("terraform/bad.tf.tera"), "ok = 1\nx = {{ v \n").unwrap();
-        let err = Renderer::new_with_embedded(&EMPTY, Some(dir.path())).err().expect("syntax error");
+        let err = Renderer::new_with_embedded(EMPTY, Some(dir.path())).err().expect("syntax error");
         let msg = format!("{err:#}");
         assert!(msg.contains("terraform/bad.tf.tera:2:"), "{msg}");
         assert!(msg.contains("x = {{ v"), "{msg}");
