@@ -27,6 +27,7 @@ pub mod versions;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
+use std::sync::OnceLock;
 
 use crate::diagnostic::Diagnostics;
 use crate::output::{FileMode, FileSet};
@@ -132,15 +133,17 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
 /// planning and the check gate (so a bad profile never opens an output folder); the sink is
 /// returned when every set has gone into it.
 ///
-/// The template engines this render needs (the targets', the configuration's, the READMEs') are
-/// built on a thread of their own from the start, while the profile is planned and checked (a
-/// render that needs an engine being built waits for it, one not yet started it builds itself, and
-/// none is built twice). A profile's problems are still reported before a template's.
+/// Two threads, from the start: this one plans and checks the profile, builds the
+/// configuration, then renders the profile's README, `config` and `ansible`; the other builds the
+/// template engines this render needs (the targets', the configuration's, the READMEs'), largest
+/// first, meanwhile, then renders `compose` and `terraform` (see [`renders_beside`]). A render
+/// that needs an engine being built waits for it, one not yet started it builds itself, and none
+/// is built twice. A profile's problems are still reported before a template's.
 ///
 /// # Errors
 /// `Diagnostics` for a bad profile; those of `open` and of the sink; any other error for a
 /// template that fails to render (the first in set order).
-pub fn render_profile_into<S: Sink>(
+pub fn render_profile_into<S: Sink + Send>(
     input: &profile::Input,
     target: Target,
     templates: Option<&Path>,
@@ -156,18 +159,62 @@ pub fn render_profile_into<S: Sink>(
     };
     let targets = target.expand();
     let folders: Vec<&str> = ["config", "docs"].into_iter().chain(targets.iter().map(|t| t.dir())).collect();
-    let rendered = std::thread::scope(|s| {
-        let renderer = &renderer;
-        threads::spawn_beside(s, move || renderer.warm(&folders));
-        let planned = plan(input)?;
-        check::gate(&planned.loaded, &planned.topology)?;
-        let sink = open(&planned.loaded.profile.name)?;
-        let bundle = config::bundle(&planned.loaded.profile, &planned.topology, renderer)?;
-        let ctx = targets::Context::new(&planned.loaded.profile, &planned.topology, &bundle, renderer);
-        render_targets(&ctx, &targets, &sink)?;
-        anyhow::Ok((sink, planned, bundle))
-    });
-    let (sink, planned, bundle) = rendered?;
+    let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, &targets));
+    // What the other thread renders with, once this one has it; `None` when it never will (the
+    // profile or the sink failed first).
+    let ready: OnceLock<Option<(Planned, config::Bundle, S)>> = OnceLock::new();
+    let done = std::thread::scope(|s| {
+        let (renderer, ready, targets) = (&renderer, &ready, &targets);
+        let other = threads::spawn_beside(s, move || {
+            renderer.warm(&folders);
+            match ready.wait() {
+                Some((planned, bundle, sink)) => {
+                    let ctx = targets::Context::new(&planned.loaded.profile, &planned.topology, bundle, renderer);
+                    render_sets(&ctx, &beside, targets, sink)
+                }
+                None => Vec::new(),
+            }
+        });
+        let here = (|| {
+            let planned = plan(input)?;
+            check::gate(&planned.loaded, &planned.topology)?;
+            let sink = open(&planned.loaded.profile.name)?;
+            let bundle = config::bundle(&planned.loaded.profile, &planned.topology, renderer)?;
+            let Some((planned, bundle, sink)) = ready.get_or_init(|| Some((planned, bundle, sink))) else {
+                anyhow::bail!("the render's context was given up before it was built");
+            };
+            let ctx = targets::Context::new(&planned.loaded.profile, &planned.topology, bundle, renderer);
+            let mut done = vec![(0, give(sink, 0, "", render_readme(&ctx)))];
+            // `config` takes the whole context the README converted; no other target does.
+            if here.first() != Some(&Target::Config) {
+                ctx.release_prepared();
+            }
+            done.extend(render_sets(&ctx, &here, targets, sink));
+            anyhow::Ok(done)
+        })();
+        // The other thread waits for the context until it is given or given up.
+        let _ = ready.set(None);
+        let other = other.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        here.map(|mut done| {
+            done.extend(other);
+            done
+        })
+    })?;
+    // A template's error before the sink's (as when every target rendered before anything was
+    // written), then the first in set order, whichever thread met it.
+    let first = done
+        .into_iter()
+        .filter_map(|(order, result)| match result.err()? {
+            Failed::Template(e) => Some((false, order, e)),
+            Failed::Sink(e) => Some((true, order, e)),
+        })
+        .min_by_key(|(sink, order, _)| (*sink, *order));
+    if let Some((.., e)) = first {
+        return Err(e);
+    }
+    let Some((planned, bundle, sink)) = ready.into_inner().flatten() else {
+        anyhow::bail!("the render's context was given up before it was built");
+    };
     drop_later((planned, bundle, renderer));
     Ok(sink)
 }
@@ -179,48 +226,27 @@ fn drop_later<T: Send + 'static>(value: T) {
     threads::spawn_detached("drop", move || drop(value));
 }
 
-/// The profile's README and `targets`, on two threads, each with its own `Context` (the converted
-/// whole context is per thread, and only the READMEs and `config` take it), each set into `sink`
-/// as soon as it is rendered.
-fn render_targets(ctx: &targets::Context<'_>, targets: &[Target], sink: &impl Sink) -> anyhow::Result<()> {
-    let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, targets));
-    let order = |t: Target| 1 + targets.iter().position(|x| *x == t).unwrap_or_default();
-    let give = |order: usize, dir: &str, set: anyhow::Result<FileSet>| -> Result<(), Failed> {
-        sink.take(order, dir, set.map_err(Failed::Template)?).map_err(Failed::Sink)
-    };
-    let render_all = |ctx: &targets::Context<'_>, ts: &[Target]| -> Vec<(usize, Result<(), Failed>)> {
-        ts.iter()
-            .map(|&t| {
-                let set = targets::render(t, ctx);
-                ctx.release_prepared();
-                (order(t), give(order(t), t.dir(), set))
-            })
-            .collect()
-    };
-    let (profile, topology, bundle, renderer) = (ctx.profile, ctx.topology, ctx.bundle, ctx.renderer);
-    let done = std::thread::scope(|s| {
-        let other = threads::spawn_beside(s, || {
-            render_all(&targets::Context::new(profile, topology, bundle, renderer), &beside)
-        });
-        let mut done = vec![(0, give(0, "", render_readme(ctx)))];
-        // `config` takes the whole context the README converted; no other target does.
-        if here.first() != Some(&Target::Config) {
+/// Renders each of `ts` (of `all`, the targets of the render, which give each set its position)
+/// into `sink` as soon as it is rendered, and says for each whether it got there.
+fn render_sets(
+    ctx: &targets::Context<'_>,
+    ts: &[Target],
+    all: &[Target],
+    sink: &impl Sink,
+) -> Vec<(usize, Result<(), Failed>)> {
+    ts.iter()
+        .map(|&t| {
+            let order = 1 + all.iter().position(|x| *x == t).unwrap_or_default();
+            let set = targets::render(t, ctx);
             ctx.release_prepared();
-        }
-        done.extend(render_all(ctx, &here));
-        done.extend(other.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        done
-    });
-    // A template's error before the sink's (as when every target rendered before anything was
-    // written), then the first in set order, whichever thread met it.
-    let first = done
-        .into_iter()
-        .filter_map(|(order, result)| match result.err()? {
-            Failed::Template(e) => Some((false, order, e)),
-            Failed::Sink(e) => Some((true, order, e)),
+            (order, give(sink, order, t.dir(), set))
         })
-        .min_by_key(|(sink, order, _)| (*sink, *order));
-    first.map_or(Ok(()), |(.., e)| Err(e))
+        .collect()
+}
+
+/// Hands a rendered set (or the error rendering it gave) to `sink`.
+fn give(sink: &impl Sink, order: usize, dir: &str, set: anyhow::Result<FileSet>) -> Result<(), Failed> {
+    sink.take(order, dir, set.map_err(Failed::Template)?).map_err(Failed::Sink)
 }
 
 /// Why a set did not get into the sink.
