@@ -28,6 +28,7 @@ pub mod versions;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::diagnostic::Diagnostics;
 use crate::output::{FileMode, FileSet};
@@ -160,17 +161,20 @@ pub fn render_profile_into<S: Sink + Send>(
     let targets = target.expand();
     let folders: Vec<&str> = ["config", "docs"].into_iter().chain(targets.iter().map(|t| t.dir())).collect();
     let (beside, here): (Vec<Target>, Vec<Target>) = targets.iter().partition(|t| renders_beside(**t, &targets));
+    // Taken in order by whichever thread is free first: the other thread, once the engines are
+    // built, and this one, once its own targets are rendered.
+    let beside = Queue { targets: beside, next: AtomicUsize::new(0) };
     // What the other thread renders with, once this one has it; `None` when it never will (the
     // profile or the sink failed first).
     let ready: OnceLock<Option<(Planned, config::Bundle, S)>> = OnceLock::new();
     let done = std::thread::scope(|s| {
-        let (renderer, ready, targets) = (&renderer, &ready, &targets);
+        let (renderer, ready, targets, beside) = (&renderer, &ready, &targets, &beside);
         let other = threads::spawn_beside(s, move || {
             renderer.warm(&folders);
             match ready.wait() {
                 Some((planned, bundle, sink)) => {
                     let ctx = targets::Context::new(&planned.loaded.profile, &planned.topology, bundle, renderer);
-                    render_sets(&ctx, &beside, targets, sink)
+                    render_sets(&ctx, std::iter::from_fn(|| beside.take()), targets, sink)
                 }
                 None => Vec::new(),
             }
@@ -189,7 +193,8 @@ pub fn render_profile_into<S: Sink + Send>(
             if here.first() != Some(&Target::Config) {
                 ctx.release_prepared();
             }
-            done.extend(render_sets(&ctx, &here, targets, sink));
+            let mine = here.iter().copied().chain(std::iter::from_fn(|| beside.take()));
+            done.extend(render_sets(&ctx, mine, targets, sink));
             anyhow::Ok(done)
         })();
         // The other thread waits for the context until it is given or given up.
@@ -226,22 +231,33 @@ fn drop_later<T: Send + 'static>(value: T) {
     threads::spawn_detached("drop", move || drop(value));
 }
 
+/// Targets that either of two threads takes, each exactly once, in order.
+struct Queue {
+    targets: Vec<Target>,
+    next: AtomicUsize,
+}
+
+impl Queue {
+    fn take(&self) -> Option<Target> {
+        self.targets.get(self.next.fetch_add(1, Ordering::Relaxed)).copied()
+    }
+}
+
 /// Renders each of `ts` (of `all`, the targets of the render, which give each set its position)
 /// into `sink` as soon as it is rendered, and says for each whether it got there.
 fn render_sets(
     ctx: &targets::Context<'_>,
-    ts: &[Target],
+    ts: impl Iterator<Item = Target>,
     all: &[Target],
     sink: &impl Sink,
 ) -> Vec<(usize, Result<(), Failed>)> {
-    ts.iter()
-        .map(|&t| {
-            let order = 1 + all.iter().position(|x| *x == t).unwrap_or_default();
-            let set = targets::render(t, ctx);
-            ctx.release_prepared();
-            (order, give(sink, order, t.dir(), set))
-        })
-        .collect()
+    ts.map(|t| {
+        let order = 1 + all.iter().position(|x| *x == t).unwrap_or_default();
+        let set = targets::render(t, ctx);
+        ctx.release_prepared();
+        (order, give(sink, order, t.dir(), set))
+    })
+    .collect()
 }
 
 /// Hands a rendered set (or the error rendering it gave) to `sink`.
@@ -270,8 +286,9 @@ fn render_readme(ctx: &targets::Context<'_>) -> anyhow::Result<FileSet> {
     Ok(readme)
 }
 
-/// Whether `t` renders on the second thread when all of `all` render: `compose` and `terraform`
-/// there, `ansible` here with the README and `config` (which share one converted context).
+/// Whether `t` may render on the second thread when all of `all` render: `compose` and
+/// `terraform` may (in that order, each on the thread free first), `ansible` renders on the first
+/// with the README and `config` (which share one converted context).
 fn renders_beside(t: Target, all: &[Target]) -> bool {
     all.len() > 1 && matches!(t, Target::Compose | Target::Terraform)
 }
