@@ -253,14 +253,16 @@ impl Renderer {
         }
     }
 
-    /// Builds the engines of the templates under `folders` that are not built yet, the largest
-    /// first, on this thread, and returns when they are built. A render needing one meanwhile
-    /// waits for it, or builds it itself if this thread has not started it: so the renders build
-    /// the small engines they need first while this thread builds the large ones (a second
-    /// warming thread only took turns on the cores with the others).
+    /// Builds the engines of the templates under `folders` that are not built yet, on this
+    /// thread, and returns when they are built: `config`'s first (the configuration bundle, the
+    /// first thing a render makes, renders them; built here, they are ready before it starts),
+    /// then the largest first. A render needing one meanwhile waits for it, or builds it itself if
+    /// this thread has not started it: so the renders build the small engines they need first
+    /// while this thread builds the large ones (a second warming thread only took turns on the
+    /// cores with the others).
     pub fn warm(&self, folders: &[&str]) {
         let mut order: Vec<&Engine> = self.engines.iter().filter(|e| folders.contains(&e.folder.as_str())).collect();
-        order.sort_by_key(|e| std::cmp::Reverse(e.sources.len()));
+        order.sort_by_key(|e| (e.folder != "config", std::cmp::Reverse(e.sources.len())));
         for engine in order {
             let _ = engine.get();
         }
