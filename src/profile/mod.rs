@@ -4,6 +4,7 @@
 //! with its location; a profile that loads is fully typed, with defaults filled in.
 
 mod merge;
+mod schema;
 mod typecheck;
 mod types;
 pub mod yaml;
@@ -130,7 +131,7 @@ pub fn load(input: &Input) -> Result<Loaded, Diagnostics> {
             Some(root.loc.clone()),
         )]));
     }
-    let checked = typecheck::check(&root, &types::checked_schema()).map_err(Diagnostics)?;
+    let checked = typecheck::check(&root, &schema::PROFILE_SCHEMA).map_err(Diagnostics)?;
     let profile: Profile = serde_json::from_value(checked.json).map_err(|e| {
         Diagnostics(vec![Diagnostic::error(format!("the profile does not fit its types: {e}"), Some(root.loc.clone()))])
     })?;

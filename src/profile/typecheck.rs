@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use regex_lite::Regex;
 use serde_json::{Map, Value as Json};
 
+use super::schema::Schema;
+
 use super::yaml::{Node, Value};
 use crate::diagnostic::{Diagnostic, Loc, did_you_mean};
 
@@ -30,14 +32,14 @@ pub(crate) struct Checked {
 ///
 /// # Errors
 /// Every problem found, each with its location.
-pub(crate) fn check(root: &Node, schema: &Json) -> Result<Checked, Vec<Diagnostic>> {
+pub(crate) fn check(root: &Node, schema: &'static Schema) -> Result<Checked, Vec<Diagnostic>> {
     let mut walker = Walker { root_schema: schema, errors: Vec::new(), spans: Spans::new(), regexes: BTreeMap::new() };
     let json = walker.walk(root, schema, "", &root.loc);
     if walker.errors.is_empty() { Ok(Checked { json, spans: walker.spans }) } else { Err(walker.errors) }
 }
 
 struct Walker<'s> {
-    root_schema: &'s Json,
+    root_schema: &'s Schema,
     errors: Vec<Diagnostic>,
     spans: Spans,
     regexes: BTreeMap<&'s str, Option<Regex>>,
@@ -52,15 +54,15 @@ fn shown(path: &str) -> String {
 }
 
 impl<'s> Walker<'s> {
-    fn resolve(&self, schema: &'s Json) -> &'s Json {
+    fn resolve(&self, schema: &'s Schema) -> &'s Schema {
         let mut s = schema;
         for _ in 0..16 {
             // schemars wraps a described reference as `allOf: [{$ref}]`.
-            if let Some([only]) = s.get("allOf").and_then(Json::as_array).map(Vec::as_slice) {
+            if let Some([only]) = s.get("allOf").and_then(Schema::as_array) {
                 s = only;
                 continue;
             }
-            let Some(r) = s.get("$ref").and_then(Json::as_str) else { break };
+            let Some(r) = s.get("$ref").and_then(Schema::as_str) else { break };
             let Some(name) = r.strip_prefix("#/definitions/").or_else(|| r.strip_prefix("#/$defs/")) else { break };
             let defs = self.root_schema.get("definitions").or_else(|| self.root_schema.get("$defs"));
             match defs.and_then(|d| d.get(name)) {
@@ -77,14 +79,14 @@ impl<'s> Walker<'s> {
         self.errors.push(d);
     }
 
-    fn walk(&mut self, node: &Node, schema: &'s Json, path: &str, key_loc: &Loc) -> Json {
+    fn walk(&mut self, node: &Node, schema: &'s Schema, path: &str, key_loc: &Loc) -> Json {
         let schema = self.resolve(schema);
-        if let Some(branches) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Json::as_array) {
+        if let Some(branches) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Schema::as_array) {
             return self.walk_branches(node, branches, path, key_loc);
         }
         let types: Vec<&str> = match schema.get("type") {
-            Some(Json::String(t)) => vec![t.as_str()],
-            Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).collect(),
+            Some(Schema::String(t)) => vec![t],
+            Some(Schema::Array(ts)) => ts.iter().filter_map(Schema::as_str).collect(),
             _ => Vec::new(),
         };
         if types.is_empty() && schema.get("enum").is_none() && schema.get("const").is_none() {
@@ -99,7 +101,7 @@ impl<'s> Walker<'s> {
     }
 
     /// A value of one of `types`, or an error.
-    fn typed(&mut self, node: &Node, schema: &'s Json, types: &[&str], path: &str) -> Result<Json, ()> {
+    fn typed(&mut self, node: &Node, schema: &'s Schema, types: &[&str], path: &str) -> Result<Json, ()> {
         let wants = |t: &str| types.contains(&t);
         match &node.value {
             Value::Null if wants("null") => Ok(Json::Null),
@@ -113,7 +115,7 @@ impl<'s> Walker<'s> {
             Value::Str { text, .. } if wants("string") => Ok(Json::String(text.clone())),
             Value::Map(entries) if wants("object") => Ok(self.object(node, entries, schema, path)),
             Value::Seq(items) if wants("array") => {
-                let item_schema = schema.get("items").unwrap_or(&Json::Bool(true));
+                let item_schema = schema.get("items").unwrap_or(&Schema::Bool(true));
                 Ok(Json::Array(
                     items
                         .iter()
@@ -135,28 +137,28 @@ impl<'s> Walker<'s> {
         }
     }
 
-    fn object(&mut self, node: &Node, entries: &[(super::yaml::Key, Node)], schema: &'s Json, path: &str) -> Json {
-        static EMPTY: std::sync::LazyLock<Map<String, Json>> = std::sync::LazyLock::new(Map::new);
-        let props: &'s Map<String, Json> = schema.get("properties").and_then(Json::as_object).unwrap_or(&EMPTY);
+    fn object(&mut self, node: &Node, entries: &[(super::yaml::Key, Node)], schema: &'s Schema, path: &str) -> Json {
+        let props = schema.get("properties").and_then(Schema::as_object).unwrap_or_default();
+        let prop = |name: &str| props.iter().find(|(k, _)| *k == name).map(|(_, s)| s);
         let additional = schema.get("additionalProperties");
         let mut out = Map::new();
         for (key, value) in entries {
             let child_path = join(path, &key.name);
             self.spans.insert(child_path.clone(), key.loc.clone());
-            let child_schema = match (props.get(&key.name), additional) {
+            let child_schema = match (prop(&key.name), additional) {
                 (Some(s), _) => s,
-                (None, Some(Json::Bool(false))) => {
-                    let help = did_you_mean(&key.name, props.keys().map(String::as_str))
+                (None, Some(Schema::Bool(false))) => {
+                    let help = did_you_mean(&key.name, props.iter().map(|(k, _)| *k))
                         .map(|s| format!("did you mean `{s}`?"))
                         .or_else(|| {
-                            let mut keys: Vec<&str> = props.keys().map(String::as_str).collect();
+                            let mut keys: Vec<&str> = props.iter().map(|(k, _)| *k).collect();
                             keys.sort_unstable();
                             Some(format!("{} takes: {}", shown(path), keys.join(", ")))
                         });
                     self.error(&key.loc, format!("unknown key `{}` in {}", key.name, shown(path)), help);
                     continue;
                 }
-                (None, Some(s @ Json::Object(_))) => s,
+                (None, Some(s @ Schema::Object(_))) => s,
                 (None, _) => {
                     out.insert(key.name.clone(), to_json(value));
                     continue;
@@ -165,14 +167,13 @@ impl<'s> Walker<'s> {
             let v = self.walk(value, child_schema, &child_path, &key.loc);
             out.insert(key.name.clone(), v);
         }
-        if let Some(required) = schema.get("required").and_then(Json::as_array) {
-            for name in required.iter().filter_map(Json::as_str) {
+        if let Some(required) = schema.get("required").and_then(Schema::as_array) {
+            for name in required.iter().filter_map(Schema::as_str) {
                 if !out.contains_key(name) && !entries.iter().any(|(k, _)| k.name == name) {
-                    let what = props
-                        .get(name)
+                    let what = prop(name)
                         .map(|s| self.resolve(s))
                         .and_then(|s| s.get("description"))
-                        .and_then(Json::as_str)
+                        .and_then(Schema::as_str)
                         .map(|d| format!(" ({})", d.trim_end_matches('.')))
                         .unwrap_or_default();
                     self.error(&node.loc, format!("missing key `{}`{what}", join(path, name)), None);
@@ -182,7 +183,7 @@ impl<'s> Walker<'s> {
         Json::Object(out)
     }
 
-    fn walk_branches(&mut self, node: &Node, branches: &'s [Json], path: &str, key_loc: &Loc) -> Json {
+    fn walk_branches(&mut self, node: &Node, branches: &'s [Schema], path: &str, key_loc: &Loc) -> Json {
         // Try each branch quietly; keep the first that fits.
         let saved = std::mem::take(&mut self.errors);
         let mut best: Option<(Vec<Diagnostic>, Json, Spans)> = None;
@@ -206,7 +207,7 @@ impl<'s> Walker<'s> {
         }
         self.errors = saved;
         let consts: Vec<&str> =
-            branches.iter().map(|b| self.resolve(b)).filter_map(|b| b.get("const").and_then(Json::as_str)).collect();
+            branches.iter().map(|b| self.resolve(b)).filter_map(|b| b.get("const").and_then(Schema::as_str)).collect();
         if consts.len() == branches.len() {
             return self.one_of(node, &consts, path);
         }
@@ -233,30 +234,32 @@ impl<'s> Walker<'s> {
         Json::Null
     }
 
-    fn constraints(&mut self, node: &Node, schema: &'s Json, value: &Json, path: &str) {
-        if let Some(allowed) = schema.get("enum").and_then(Json::as_array)
-            && !allowed.contains(value)
+    fn constraints(&mut self, node: &Node, schema: &'s Schema, value: &Json, path: &str) {
+        if let Some(allowed) = schema.get("enum").and_then(Schema::as_array)
+            && !allowed.iter().any(|a| a.equals(value))
         {
-            let names: Vec<&str> = allowed.iter().filter_map(Json::as_str).collect();
+            let names: Vec<&str> = allowed.iter().filter_map(Schema::as_str).collect();
             self.one_of(node, &names, path);
             return;
         }
         if let Some(c) = schema.get("const")
-            && c != value
+            && !c.equals(value)
         {
+            let c = c.to_json();
             self.error(&node.loc, format!("{} must be {c}, found {}", shown(path), node.describe()), None);
         }
         if let Some(n) = value.as_f64().filter(|_| value.is_number()) {
-            let min = schema.get("minimum").and_then(Json::as_f64);
-            let max = schema.get("maximum").and_then(Json::as_f64);
-            let max = max.or_else(|| match schema.get("format").and_then(Json::as_str) {
+            let min = schema.get("minimum").and_then(Schema::as_f64);
+            let max = schema.get("maximum").and_then(Schema::as_f64);
+            let max = max.or_else(|| match schema.get("format").and_then(Schema::as_str) {
                 Some("uint32") => Some(f64::from(u32::MAX)),
                 Some("uint8") => Some(255.0),
                 Some("uint16") => Some(65535.0),
                 _ => None,
             });
-            let min = min
-                .or_else(|| schema.get("format").and_then(Json::as_str).filter(|f| f.starts_with("uint")).map(|_| 0.0));
+            let min = min.or_else(|| {
+                schema.get("format").and_then(Schema::as_str).filter(|f| f.starts_with("uint")).map(|_| 0.0)
+            });
             if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
                 let range = match (min, max) {
                     (Some(a), Some(b)) => format!("between {a} and {b}"),
@@ -267,12 +270,12 @@ impl<'s> Walker<'s> {
                 self.error(&node.loc, format!("{} must be {range}, found {}", shown(path), node.describe()), None);
             }
         }
-        if let (Some(pattern), Json::String(s)) = (schema.get("pattern").and_then(Json::as_str), value) {
+        if let (Some(pattern), Json::String(s)) = (schema.get("pattern").and_then(Schema::as_str), value) {
             let re = self.regexes.entry(pattern).or_insert_with(|| Regex::new(pattern).ok());
             if re.as_ref().is_some_and(|re| !re.is_match(s)) {
                 let what = schema
                     .get("x-expected")
-                    .and_then(Json::as_str)
+                    .and_then(Schema::as_str)
                     .map_or_else(|| format!("match `{pattern}`"), |e| format!("be {e}"));
                 self.error(&node.loc, format!("{} must {what}, found {}", shown(path), node.describe()), None);
             }
@@ -290,7 +293,7 @@ fn plain_text(node: &Node) -> String {
     }
 }
 
-fn expected_types(types: &[&str], schema: &Json) -> String {
+fn expected_types(types: &[&str], schema: &Schema) -> String {
     let mut words: Vec<String> = types
         .iter()
         .filter(|t| **t != "null")
@@ -300,7 +303,7 @@ fn expected_types(types: &[&str], schema: &Json) -> String {
             "boolean" => "`true` or `false`".to_owned(),
             "object" => "a mapping".to_owned(),
             "array" => "a list".to_owned(),
-            "string" => schema.get("x-expected").and_then(Json::as_str).unwrap_or("a string").to_owned(),
+            "string" => schema.get("x-expected").and_then(Schema::as_str).unwrap_or("a string").to_owned(),
             other => other.to_owned(),
         })
         .collect();

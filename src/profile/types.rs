@@ -874,14 +874,6 @@ enum NumOrStr {
     Str(String),
 }
 
-/// The profile schema the loader checks against: [`json_schema`] as committed in
-/// `docs/profile.schema.json` (a test keeps the two equal), because parsing it costs a tenth of
-/// generating it and every command loads a profile.
-#[must_use]
-pub fn checked_schema() -> serde_json::Value {
-    serde_json::from_str(include_str!("../../docs/profile.schema.json")).unwrap_or_else(|_| json_schema())
-}
-
 /// The JSON Schema (draft-07) of the profile format, generated from the types (`tykgen schema`).
 #[must_use]
 pub fn json_schema() -> serde_json::Value {
