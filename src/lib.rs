@@ -105,6 +105,14 @@ pub trait Sink: Sync {
     /// # Errors
     /// Whatever stops the render (the sets given so far are dropped with the sink).
     fn take(&self, order: usize, dir: &str, set: FileSet) -> anyhow::Result<()>;
+
+    /// Whether the process ends soon after this render (the `tykgen render` command): the
+    /// render's profile, configuration and template engines are then left for the exit to free,
+    /// all at once, instead of being freed one allocation at a time on a thread of their own
+    /// (that thread and its work cost 3 to 5 % of a `production` render).
+    fn process_ends_after(&self) -> bool {
+        false
+    }
 }
 
 /// Loads, validates and renders a profile in memory.
@@ -220,7 +228,12 @@ pub fn render_profile_into<S: Sink + Send>(
     let Some((planned, bundle, sink)) = ready.into_inner().flatten() else {
         anyhow::bail!("the render's context was given up before it was built");
     };
-    drop_later((planned, bundle, renderer));
+    let values = (planned, bundle, renderer);
+    if sink.process_ends_after() {
+        std::mem::forget(values);
+    } else {
+        drop_later(values);
+    }
     Ok(sink)
 }
 

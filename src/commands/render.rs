@@ -167,6 +167,11 @@ impl crate::Sink for FolderSink<'_> {
         }
         Ok(())
     }
+
+    /// `tykgen render` exits once the sets are committed and the summary printed.
+    fn process_ends_after(&self) -> bool {
+        true
+    }
 }
 
 /// `N files (c created, c changed, d deleted, u unchanged)` for a folder of `files` files.
