@@ -7,7 +7,9 @@
 # For each shape it alternates a `tykgen render` into a fresh folder with a `cp -r` of the tree
 # that render wrote (same run, same page cache, same file system, both started through
 # /usr/bin/time, which reads tykgen's peak RSS), RUNS times each, and reports
-# the medians, their ratio and tykgen's peak RSS. The output goes to memory (/dev/shm) when it
+# the medians, the median of the per-run ratios (each tykgen run against the cp -r right after it:
+# on a machine whose speed drifts from one second to the next, pairs cancel the drift that a ratio
+# of two medians keeps) and tykgen's peak RSS. The output goes to memory (/dev/shm) when it
 # can, so the figures are tykgen's and not the disk's; TYKGEN_BENCH_DIR picks another place.
 # Then it fits the cost per added Gateway (one Gateway = one machine): the slope from 100 to
 # 1,000 and from 1,000 to 3,000 Gateways (linear when they agree) and a least-squares line.
@@ -35,7 +37,7 @@ declare -A tykgen_ms
 measure() {
     local label=$1
     shift
-    local t=() c=() peak_kb=0 files=0 bytes=0 i start
+    local t=() c=() r=() peak_kb=0 files=0 bytes=0 i start
     "$bin" "$@" ${render:+-o "$work/warm"} >/dev/null 2>&1 # page cache and lazy set-up
     rm -rf "${work:?}/warm"
     for i in $(seq "$runs"); do
@@ -50,6 +52,7 @@ measure() {
             start=$(now_us)
             $TIME -o "$work/time" -f '%M' cp -r "$work/r" "$work/c"
             c+=($(($(now_us) - start)))
+            r+=("$(bc -l <<<"${t[-1]} / ${c[-1]}")")
             if ((i == 1)); then
                 files=$(find "$work/r" -type f | wc -l)
                 bytes=$(du -sb "$work/r" | cut -f1)
@@ -57,13 +60,14 @@ measure() {
             rm -rf "${work:?}/r" "${work:?}/c"
         fi
     done
-    local tm cm
+    local tm cm rm
     tm=$(printf '%s\n' "${t[@]}" | median)
     tykgen_ms[$label]=$tm
     if [ -n "$render" ]; then
         cm=$(printf '%s\n' "${c[@]}" | median)
+        rm=$(printf '%s\n' "${r[@]}" | median)
         printf '%-34s %9.1f ms  cp -r %8.1f ms  ratio %5.2f  peak %6.1f MB  %6d files %7.1f MB\n' "$label" \
-            "$(bc -l <<<"$tm / 1000")" "$(bc -l <<<"$cm / 1000")" "$(bc -l <<<"$tm / $cm")" \
+            "$(bc -l <<<"$tm / 1000")" "$(bc -l <<<"$cm / 1000")" "$rm" \
             "$(bc -l <<<"$peak_kb / 1024")" "$files" "$(bc -l <<<"$bytes / 1048576")"
     else
         printf '%-34s %9.1f ms  %34s peak %6.1f MB\n' "$label" "$(bc -l <<<"$tm / 1000")" "" \
@@ -71,7 +75,7 @@ measure() {
     fi
 }
 
-echo "tykgen $("$bin" --version | awk '{print $2}'), $runs alternating runs per shape, medians, output in $base"
+echo "tykgen $("$bin" --version | awk '{print $2}'), $runs alternating runs per shape, medians (ratio: the median of the per-run ratios), output in $base"
 render=
 measure "check production" check production
 measure "explain production" explain production
