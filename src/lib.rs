@@ -144,8 +144,9 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
 ///
 /// Two threads, from the start: this one plans and checks the profile, builds the
 /// configuration, then renders the profile's README, `config` and `ansible`; the other builds the
-/// template engines this render needs (the targets', the configuration's, the READMEs'), largest
-/// first, meanwhile, then renders `compose` and `terraform` (see [`renders_beside`]). A render
+/// template engines this render needs (the targets', the configuration's, the READMEs')
+/// meanwhile. `compose` and `terraform` then go to whichever thread is free first (see
+/// [`renders_beside`]). A render
 /// that needs an engine being built waits for it, one not yet started it builds itself, and none
 /// is built twice. A profile's problems are still reported before a template's.
 ///
@@ -193,7 +194,7 @@ pub fn render_profile_into<S: Sink + Send>(
             let sink = open(&planned.loaded.profile.name)?;
             let bundle = config::bundle(&planned.loaded.profile, &planned.topology, renderer)?;
             let Some((planned, bundle, sink)) = ready.get_or_init(|| Some((planned, bundle, sink))) else {
-                anyhow::bail!("the render's context was given up before it was built");
+                anyhow::bail!(GIVEN_UP);
             };
             let ctx = targets::Context::new(&planned.loaded.profile, &planned.topology, bundle, renderer);
             let mut done = vec![(0, give(sink, 0, "", render_readme(&ctx)))];
@@ -226,7 +227,7 @@ pub fn render_profile_into<S: Sink + Send>(
         return Err(e);
     }
     let Some((planned, bundle, sink)) = ready.into_inner().flatten() else {
-        anyhow::bail!("the render's context was given up before it was built");
+        anyhow::bail!(GIVEN_UP);
     };
     let values = (planned, bundle, renderer);
     if sink.process_ends_after() {
@@ -236,6 +237,9 @@ pub fn render_profile_into<S: Sink + Send>(
     }
     Ok(sink)
 }
+
+/// Cannot happen: only this thread gives the context up, after it has built it or failed.
+const GIVEN_UP: &str = "the render's context was given up before it was built";
 
 /// Frees `value` on a thread of its own, which the process need not wait for: a large render's
 /// profile, configuration and template engines take longer to free than the commit after them

@@ -271,22 +271,22 @@ impl Renderer {
     /// Render `templates/<name>` (e.g. `config/redis.conf.tera`) with `ctx`; the language, and
     /// so the escaper, comes from the name (see [`lang_for`]).
     pub fn render(&self, name: &str, ctx: &impl serde::Serialize) -> anyhow::Result<String> {
-        if let Some(text) = self.engine(name)?.verbatim(name) {
+        let engine = self.engine(name)?;
+        if let Some(text) = engine.verbatim(name) {
             return Ok(text.to_owned());
         }
         let context = Prepared::new(ctx).with_context(|| format!("building the context for template `{name}`"))?;
-        self.render_prepared(name, &context)
+        engine.render(name, &context)
     }
 
     /// Like [`Renderer::render`], with a context converted once for many templates (the
     /// conversion costs as much as rendering a small template).
     pub fn render_prepared(&self, name: &str, ctx: &Prepared) -> anyhow::Result<String> {
         let engine = self.engine(name)?;
-        if let Some(text) = engine.verbatim(name) {
-            return Ok(text.to_owned());
+        match engine.verbatim(name) {
+            Some(text) => Ok(text.to_owned()),
+            None => engine.render(name, ctx),
         }
-        let lang = engine.lang;
-        engine.get()?.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
     }
 
     /// Every template name (built-in and override), without the `builtin/` prefix, sorted.
@@ -550,6 +550,12 @@ impl Engine {
             .get_or_init(|| self.build().map_err(|e| format!("{e:#}")))
             .as_ref()
             .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    /// `name` (not verbatim) rendered by Tera.
+    fn render(&self, name: &str, ctx: &Prepared) -> anyhow::Result<String> {
+        let lang = self.lang;
+        self.get()?.render(name, &ctx.0).with_context(|| format!("rendering template `{name}` ({lang:?})"))
     }
 
     /// A Tera instance with the templates that are not verbatim (an override where there is one).

@@ -138,8 +138,9 @@ impl<'s> Walker<'s> {
     }
 
     fn object(&mut self, node: &Node, entries: &[(super::yaml::Key, Node)], schema: &'s Schema, path: &str) -> Json {
-        let props = schema.get("properties").and_then(Schema::as_object).unwrap_or_default();
-        let prop = |name: &str| props.iter().find(|(k, _)| *k == name).map(|(_, s)| s);
+        let properties = schema.get("properties");
+        let props = properties.and_then(Schema::as_object).unwrap_or_default();
+        let prop = |name: &str| properties.and_then(|p| p.get(name));
         let additional = schema.get("additionalProperties");
         let mut out = Map::new();
         for (key, value) in entries {
