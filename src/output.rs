@@ -352,11 +352,15 @@ struct Entry {
     mode: FileMode,
 }
 
+/// The SHA-256 of `bytes` in lowercase hex (by table: `write!` per byte cost as much as
+/// the hashing itself).
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    Sha256::digest(bytes)
+        .iter()
+        .flat_map(|b| [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]])
+        .map(char::from)
+        .collect()
 }
 
 fn render_manifest(set: &FileSet) -> String {
