@@ -1,6 +1,7 @@
 //! Writes two tables a run would otherwise build at every start:
-//! - `$OUT_DIR/templates.rs`: every `templates/**/*.tera` as `(relative name, include_str!(file))`,
-//!   sorted by name, so a run finds them without walking a tree, building names or checking UTF-8;
+//! - `$OUT_DIR/templates.rs`: every `templates/**/*.tera` as `(relative name, include_str!(file),
+//!   its Tera syntax)`, sorted by name, so a run finds them without walking a tree, building names,
+//!   checking UTF-8 or scanning them for delimiters (`src/render/syntax.rs`, shared with `render`);
 //! - `$OUT_DIR/profile_schema.rs`: `docs/profile.schema.json` as a static `Schema` value
 //!   (`src/profile/schema.rs`), so loading a profile does not parse 28 KB of JSON first.
 //!
@@ -8,19 +9,29 @@
 //! the profiles).
 use std::path::{Path, PathBuf};
 
+#[path = "src/render/syntax.rs"]
+mod syntax;
+
 fn main() {
     println!("cargo:rerun-if-changed=templates");
     println!("cargo:rerun-if-changed=profiles");
     println!("cargo:rerun-if-changed=docs/profile.schema.json");
+    println!("cargo:rerun-if-changed=src/render/syntax.rs");
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let mut templates = Vec::new();
     collect(&root.join("templates"), "", &mut templates);
     templates.sort();
-    let mut table =
-        String::from("/// Every built-in template as `(name, source)`, sorted by name (written by `build.rs`).\n");
-    table.push_str("pub(crate) static BUILTIN_TEMPLATES: &[(&str, &str)] = &[\n");
+    let mut table = String::from(
+        "/// Every built-in template as `(name, source, syntax)`, sorted by name (written by `build.rs`).\n",
+    );
+    table.push_str("pub(crate) static BUILTIN_TEMPLATES: &[(&str, &str, Syntax)] = &[\n");
     for (name, path) in &templates {
-        table.push_str(&format!("    ({name:?}, include_str!({:?})),\n", path.display().to_string()));
+        let source = std::fs::read_to_string(path).expect("reading a template (UTF-8)");
+        let syntax::Syntax { any, names_another } = syntax::Syntax::of(&source);
+        table.push_str(&format!(
+            "    ({name:?}, include_str!({:?}), Syntax {{ any: {any:?}, names_another: {names_another:?} }}),\n",
+            path.display().to_string()
+        ));
     }
     table.push_str("];\n");
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));

@@ -35,6 +35,9 @@ use tera::{Delimiters, Kwargs, State, Tera, TeraResult, Value};
 use crate::escape;
 use crate::fast_hash::{FastMap, FastSet};
 
+mod syntax;
+use syntax::Syntax;
+
 // The default templates, compiled into the binary: `BUILTIN_TEMPLATES`.
 include!(concat!(env!("OUT_DIR"), "/templates.rs"));
 
@@ -77,17 +80,24 @@ impl Lang {
     }
 
     fn delimiters(self) -> Delimiters {
+        let [variable_start, block_start, comment_start] = syntax::ANSIBLE_STARTS;
         match self {
             Lang::Ansible => Delimiters {
-                block_start: "<%".into(),
+                block_start: block_start.into(),
                 block_end: "%>".into(),
-                variable_start: "<<".into(),
+                variable_start: variable_start.into(),
                 variable_end: ">>".into(),
-                comment_start: "<#".into(),
+                comment_start: comment_start.into(),
                 comment_end: "#>".into(),
             },
             _ => Delimiters::default(),
         }
+    }
+
+    /// Which of [`Syntax`]'s two scans applies: `0` for Tera's default delimiters, `1` for the
+    /// Ansible ones.
+    fn delimiter_set(self) -> usize {
+        usize::from(self == Lang::Ansible)
     }
 }
 
@@ -161,7 +171,7 @@ struct Engine {
     sources: Sources,
     /// Whether a template of this engine names another (`include`, `extends`, `import`), found
     /// on first use.
-    names_others: OnceLock<bool>,
+    names_others: bool,
     built: OnceLock<Built>,
 }
 
@@ -170,11 +180,11 @@ fn top_folder(name: &str) -> &str {
     name.split_once('/').map_or("", |(top, _)| top)
 }
 
-/// The templates of one engine: `(name, source)`, built-in and override.
+/// The templates of one engine: `(name, source, syntax)`, built-in and override.
 struct Sources {
     /// The embedded templates, borrowed from the binary (not copied at each start).
-    builtin: Vec<(&'static str, &'static str)>,
-    user: Vec<(String, String)>,
+    builtin: Vec<(&'static str, &'static str, Syntax)>,
+    user: Vec<(String, String, Syntax)>,
     /// The `--templates` folder, for messages.
     overrides: Option<PathBuf>,
 }
@@ -189,16 +199,16 @@ impl Renderer {
         // with `_`).
         for (name, _) in &user {
             let partial = name.rsplit('/').next().is_some_and(|f| f.starts_with('_'));
-            if !partial && builtin.binary_search_by(|(b, _)| (*b).cmp(name)).is_err() {
+            if !partial && builtin.binary_search_by(|(b, ..)| (*b).cmp(name)).is_err() {
                 let dir = overrides.map(|d| d.display().to_string()).unwrap_or_default();
-                let hint = crate::diagnostic::did_you_mean(name, builtin.iter().map(|(b, _)| *b))
+                let hint = crate::diagnostic::did_you_mean(name, builtin.iter().map(|(b, ..)| *b))
                     .map_or_else(String::new, |b| format!(" (did you mean `{b}`?)"));
                 anyhow::bail!(
                     "`{dir}/{name}` replaces no built-in template{hint}; an override must have a built-in's relative path (`tykgen render --help`), and a partial for `{{% include %}}` a file name starting with `_`"
                 );
             }
         }
-        Self::build(builtin, user, overrides)
+        Self::build(builtin.iter().copied(), user, overrides)
     }
 
     /// Like [`Renderer::new`] with other built-in templates, `(name, source)` sorted by name
@@ -207,11 +217,12 @@ impl Renderer {
         builtin: &'static [(&'static str, &'static str)],
         overrides: Option<&Path>,
     ) -> anyhow::Result<Self> {
+        let builtin = builtin.iter().map(|&(name, src)| (name, src, Syntax::of(src)));
         Self::build(builtin, user_templates(overrides)?, overrides)
     }
 
     fn build(
-        builtin: &'static [(&'static str, &'static str)],
+        builtin: impl Iterator<Item = (&'static str, &'static str, Syntax)>,
         user: Vec<(String, String)>,
         overrides: Option<&Path>,
     ) -> anyhow::Result<Self> {
@@ -219,20 +230,18 @@ impl Renderer {
         let mut engines: BTreeMap<(String, Lang), Sources> = BTreeMap::new();
         let new = || Sources { builtin: Vec::new(), user: Vec::new(), overrides: overrides.map(Path::to_path_buf) };
         let key = |name: &str| (top_folder(name).to_owned(), lang_for(name));
-        for &(name, src) in builtin {
-            engines.entry(key(name)).or_insert_with(new).builtin.push((name, src));
+        for (name, src, syntax) in builtin {
+            engines.entry(key(name)).or_insert_with(new).builtin.push((name, src, syntax));
         }
         for (name, src) in user {
-            engines.entry(key(&name)).or_insert_with(new).user.push((name, src));
+            let syntax = Syntax::of(&src);
+            engines.entry(key(&name)).or_insert_with(new).user.push((name, src, syntax));
         }
         let engines = engines
             .into_iter()
-            .map(|((folder, lang), sources)| Engine {
-                folder,
-                lang,
-                sources,
-                names_others: OnceLock::new(),
-                built: OnceLock::new(),
+            .map(|((folder, lang), sources)| {
+                let names_others = sources.syntaxes().any(|s| s.names_another[lang.delimiter_set()]);
+                Engine { folder, lang, sources, names_others, built: OnceLock::new() }
             })
             .collect();
         let renderer = Self { engines };
@@ -293,7 +302,7 @@ impl Renderer {
     pub fn template_names(&self) -> Vec<String> {
         let sources = self.engines.iter().map(|e| &e.sources);
         let names: BTreeSet<&str> = sources
-            .flat_map(|s| s.builtin.iter().map(|(n, _)| *n).chain(s.user.iter().map(|(n, _)| n.as_str())))
+            .flat_map(|s| s.builtin.iter().map(|(n, ..)| *n).chain(s.user.iter().map(|(n, ..)| n.as_str())))
             .collect();
         names.into_iter().map(str::to_owned).collect()
     }
@@ -561,13 +570,12 @@ impl Engine {
     /// A Tera instance with the templates that are not verbatim (an override where there is one).
     fn build(&self) -> anyhow::Result<Tera> {
         let mut tera = engine(self.lang)?;
-        let parsed = |src: &str| !self.is_verbatim(src);
-        let builtin = self.sources.builtin.iter().filter(|(_, src)| parsed(src));
-        let builtin = builtin.map(|(name, src)| (format!("{BUILTIN_PREFIX}{name}"), *src));
+        let builtin = self.sources.builtin.iter().filter(|(.., syntax)| !self.is_verbatim(*syntax));
+        let builtin = builtin.map(|(name, src, _)| (format!("{BUILTIN_PREFIX}{name}"), *src));
         tera.add_raw_templates(builtin).context("loading the built-in templates")?;
         if let (Some(dir), false) = (&self.sources.overrides, self.sources.user.is_empty()) {
-            let user = self.sources.user.iter().filter(|(_, src)| parsed(src));
-            tera.add_raw_templates(user.map(|(n, s)| (n.as_str(), s.as_str())))
+            let user = self.sources.user.iter().filter(|(.., syntax)| !self.is_verbatim(*syntax));
+            tera.add_raw_templates(user.map(|(n, s, _)| (n.as_str(), s.as_str())))
                 .with_context(|| format!("loading templates from {}", dir.display()))?;
         }
         Ok(tera)
@@ -575,54 +583,36 @@ impl Engine {
 
     /// The source of the template `name` (its override, if it has one) when it renders as it is.
     fn verbatim(&self, name: &str) -> Option<&str> {
-        self.sources.find(name).filter(|src| self.is_verbatim(src))
+        self.sources.find(name).filter(|(_, syntax)| self.is_verbatim(*syntax)).map(|(src, _)| src)
     }
 
-    /// Whether a template of this engine with the source `src` renders as it is (see [`Engine`]).
-    fn is_verbatim(&self, src: &str) -> bool {
-        !has_syntax(src, self.lang) && !*self.names_others.get_or_init(|| self.sources.names_others(self.lang))
+    /// Whether a template of this engine with the scanned `syntax` renders as it is (see [`Engine`]).
+    fn is_verbatim(&self, syntax: Syntax) -> bool {
+        !syntax.any[self.lang.delimiter_set()] && !self.names_others
     }
-}
-
-/// Whether `src` holds any Tera syntax of `lang`: a variable, block or comment start delimiter.
-/// Without one, Tera's lexer reads the whole source as text, which rendering copies unchanged.
-fn has_syntax(src: &str, lang: Lang) -> bool {
-    let d = lang.delimiters();
-    [d.variable_start, d.block_start, d.comment_start].iter().any(|start| src.contains(&**start))
-}
-
-/// Whether a block tag of `src` (opened by `block_start`) includes, extends or imports another
-/// template. Looks for the word first (most sources have none of the three), then at what
-/// precedes it: the block start, an optional `-`/`+` and spaces.
-fn names_another(src: &str, block_start: &str) -> bool {
-    ["include", "extends", "import"].iter().any(|word| {
-        src.contains(word)
-            && src.match_indices(word).any(|(at, _)| {
-                let before = src[..at].trim_end().trim_end_matches(['-', '+']);
-                let after = &src[at + word.len()..];
-                before.ends_with(block_start) && !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')
-            })
-    })
 }
 
 impl Sources {
     /// The bytes of its templates: how long its engine takes to build.
     fn len(&self) -> usize {
-        self.builtin.iter().map(|(_, s)| s.len()).chain(self.user.iter().map(|(_, s)| s.len())).sum()
+        self.builtin.iter().map(|(_, s, _)| s.len()).chain(self.user.iter().map(|(_, s, _)| s.len())).sum()
     }
 
-    /// The source of the template `name`: its override, else the built-in (both lists are sorted).
-    fn find(&self, name: &str) -> Option<&str> {
-        let user = self.user.binary_search_by(|(n, _)| n.as_str().cmp(name)).ok().map(|i| self.user[i].1.as_str());
-        user.or_else(|| self.builtin.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| self.builtin[i].1))
+    /// The source of the template `name` and its syntax: its override, else the built-in (both
+    /// lists are sorted).
+    fn find(&self, name: &str) -> Option<(&str, Syntax)> {
+        let user = self.user.binary_search_by(|(n, ..)| n.as_str().cmp(name)).ok().map(|i| &self.user[i]);
+        let user = user.map(|(_, src, syntax)| (src.as_str(), *syntax));
+        user.or_else(|| {
+            let i = self.builtin.binary_search_by(|(n, ..)| (*n).cmp(name)).ok()?;
+            let (_, src, syntax) = self.builtin[i];
+            Some((src, syntax))
+        })
     }
 
-    /// Whether a block tag of any template here (`{% include`, `{%- extends`, ...) includes,
-    /// extends or imports another template.
-    fn names_others(&self, lang: Lang) -> bool {
-        let start = lang.delimiters().block_start;
-        let sources = self.builtin.iter().map(|(_, s)| *s).chain(self.user.iter().map(|(_, s)| s.as_str()));
-        sources.into_iter().any(|src| names_another(src, &start))
+    /// The scanned syntax of every template here, built-in and override.
+    fn syntaxes(&self) -> impl Iterator<Item = &Syntax> {
+        self.builtin.iter().map(|(.., s)| s).chain(self.user.iter().map(|(.., s)| s))
     }
 }
 
@@ -747,7 +737,7 @@ fn slash_name(path: &Path) -> String {
 /// Test-only for now (run by `embedded_templates_lint_clean`); drop the `cfg` to expose it.
 #[cfg(test)]
 pub fn lint_templates() -> Vec<String> {
-    lint_sources(BUILTIN_TEMPLATES)
+    lint_sources(&BUILTIN_TEMPLATES.iter().map(|(name, src, _)| (name, src)).collect::<Vec<_>>())
 }
 
 /// Filters whose result is safe in an unquoted YAML value position: they emit a complete
@@ -998,8 +988,8 @@ mod tests {
         let r = Renderer::new(None).unwrap();
         let mut verbatim = 0;
         for e in &r.engines {
-            for (name, src) in &e.sources.builtin {
-                if has_syntax(src, e.lang) {
+            for (name, src, syntax) in &e.sources.builtin {
+                if syntax.any[e.lang.delimiter_set()] {
                     continue;
                 }
                 verbatim += usize::from(e.verbatim(name).is_some());
@@ -1044,7 +1034,7 @@ mod tests {
             ("{% set includes = 1 %}", false),
             ("include_tasks: x.yml", false),
         ] {
-            assert_eq!(names_another(src, "{%"), names, "{src}");
+            assert_eq!(syntax::names_another(src, "{%"), names, "{src}");
         }
     }
 
@@ -1054,9 +1044,30 @@ mod tests {
     fn builtin_table_is_the_templates_folder_sorted() {
         let on_disk = templates_on_disk(&Path::new(env!("CARGO_MANIFEST_DIR")).join("templates")).unwrap();
         let table: Vec<(String, String)> =
-            BUILTIN_TEMPLATES.iter().map(|(n, s)| ((*n).to_owned(), (*s).to_owned())).collect();
+            BUILTIN_TEMPLATES.iter().map(|(n, s, _)| ((*n).to_owned(), (*s).to_owned())).collect();
         assert_eq!(table, on_disk);
         assert!(BUILTIN_TEMPLATES.windows(2).all(|w| w[0].0 < w[1].0), "not sorted by name");
+    }
+
+    /// The syntax `build.rs` found in each built-in is what a scan at run time finds (the one an
+    /// override gets), and the scans look for the delimiters the engines use.
+    #[test]
+    fn builtin_syntax_is_what_a_scan_finds() {
+        for (name, src, syntax) in BUILTIN_TEMPLATES {
+            assert_eq!(*syntax, Syntax::of(src), "{name}");
+        }
+        for lang in [Lang::Hcl, Lang::Ansible, Lang::Text] {
+            let d = lang.delimiters();
+            let starts = [&*d.variable_start, &*d.block_start, &*d.comment_start];
+            let scanned = [syntax::DEFAULT_STARTS, syntax::ANSIBLE_STARTS][lang.delimiter_set()];
+            assert_eq!(starts, scanned, "{lang:?}");
+        }
+        assert_eq!(Delimiters::default().variable_start, syntax::DEFAULT_STARTS[0]);
+        // Each scan is of its own set: `<%` is text to the default delimiters, `{%` to Ansible's.
+        let s = Syntax::of("<% if x %>{{ y }}");
+        assert_eq!(s.any, [true, true]);
+        assert_eq!(Syntax::of("a <% include \"x\" %>").names_another, [false, true]);
+        assert_eq!(Syntax::of("{# c #}").any, [true, false]);
     }
 
     #[test]
