@@ -23,6 +23,7 @@
 //! templates (Markdown, shell, `pg_hba.conf`, ...) are never autoescaped: every value in them
 //! must go through an explicit filter such as `shell`.
 
+use std::any::type_name;
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +34,7 @@ use anyhow::Context as _;
 use tera::{Delimiters, Kwargs, State, Tera, TeraResult, Value};
 
 use crate::escape;
-use crate::fast_hash::{FastMap, FastSet};
+use crate::fast_hash::FastMap;
 
 mod syntax;
 use syntax::Syntax;
@@ -381,8 +382,10 @@ thread_local! {
 /// What one conversion has converted so far (see [`sharing`]).
 #[derive(Default)]
 struct Seen {
-    /// The values of [`shared`] fields, by value.
-    values: FastSet<Exact>,
+    /// The values of [`shared`] fields, by [`share_key`].
+    values: FastMap<Box<[u8]>, tera::Value>,
+    /// The buffer each key is written into, kept for the next.
+    key: Vec<u8>,
     /// The texts of [`shared_text`] fields, by allocation (address and length): the text is
     /// borrowed by the context being converted, so the allocation outlives the conversion.
     texts: FastMap<(usize, usize), tera::Value>,
@@ -403,31 +406,61 @@ fn sharing<R>(convert: impl FnOnce() -> R) -> R {
 }
 
 /// For `#[serde(serialize_with = "crate::render::shared")]` on a field that many values of a
-/// template context hold equal (every Gateway service's `environment` and `depends_on`): while a [`Prepared`] context is converted, the first such value is converted and
-/// every equal one shares it, so a large context does not hold thousands of copies. Tera values
-/// are immutable, so sharing is invisible to templates. Anywhere else (serde_json, ...) the
-/// field serializes as usual.
+/// template context hold equal (every Gateway service's `environment` and `depends_on`): while
+/// a [`Prepared`] context is converted, the first such value is converted and every equal one
+/// (of the same type, with the same [`share_key`]) shares it, so a large context does not hold
+/// thousands of copies, nor are they converted. Tera values are immutable, so sharing is
+/// invisible to templates. Anywhere else (serde_json, ...) the field serializes as usual.
 ///
 /// # Errors
 /// Those of serializing the value.
 pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-    if !SHARED.with(|s| s.borrow().is_some()) {
+    let Some(mut key) = SHARED.with(|s| s.borrow_mut().as_mut().map(|seen| std::mem::take(&mut seen.key))) else {
         return value.serialize(serializer);
-    }
-    let converted = Exact(tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?);
-    let one = SHARED.with(|s| match s.borrow_mut().as_mut() {
-        Some(seen) => match seen.values.get(&converted) {
-            Some(same) => same.0.clone(),
-            None => {
-                let value = converted.0.clone();
-                seen.values.insert(converted);
-                value
+    };
+    // No borrow of `SHARED` is held while the value serializes: a field of it may be shared too.
+    share_key(value, &mut key).map_err(serde::ser::Error::custom)?;
+    let found = SHARED.with(|s| s.borrow().as_ref().and_then(|seen| seen.values.get(&*key).cloned()));
+    let hit = found.is_some();
+    let one = match found {
+        Some(same) => {
+            // Tests (debug builds) prove the key: what it finds is exactly what converting gives.
+            if cfg!(debug_assertions) {
+                let converted = tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?;
+                assert!(
+                    exact_eq(&converted, &same),
+                    "two values of {} share a key but convert apart",
+                    type_name::<T>()
+                );
             }
-        },
-        None => converted.0,
+            same
+        }
+        None => tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?,
+    };
+    SHARED.with(|s| {
+        if let Some(seen) = s.borrow_mut().as_mut() {
+            if !hit {
+                seen.values.insert(key.as_slice().into(), one.clone());
+            }
+            seen.key = key;
+        }
     });
     // Inside Tera's converter a `tera::Value` is taken as it is (shared), not converted again.
     serde::Serialize::serialize(&one, serializer)
+}
+
+/// The key under which [`shared`] keeps the conversion of `value`: its type's name, a NUL (which
+/// neither a type name nor JSON holds), and its JSON. Writing and comparing JSON costs a fraction
+/// of converting the value and comparing Tera values. For one type, equal JSON means equal
+/// serde output and so an equal conversion: JSON keeps a `1` apart from a `1.0` and a string
+/// from a number, and one type serializes a field the same way each time. (It would not keep
+/// apart the safe marks of a `tera::Value` held inside, which no shared field holds; debug
+/// builds check every key that is found.)
+fn share_key<T: serde::Serialize + ?Sized>(value: &T, key: &mut Vec<u8>) -> serde_json::Result<()> {
+    key.clear();
+    key.extend_from_slice(type_name::<T>().as_bytes());
+    key.push(0);
+    serde_json::to_writer(&mut *key, value)
 }
 
 /// Like [`shared`], for each item of a list (`Topology::machines`, which every machine's
@@ -464,25 +497,6 @@ pub fn shared_text<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Resu
     }
 }
 
-/// A Tera value compared exactly: the same kinds (a `1` is not a `1.0`), the same safe marks,
-/// the same keys in the same order. Tera's own `==` is looser (it compares numbers by value),
-/// which would let sharing change what a template prints.
-struct Exact(tera::Value);
-
-impl PartialEq for Exact {
-    fn eq(&self, other: &Self) -> bool {
-        exact_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for Exact {}
-
-impl std::hash::Hash for Exact {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        exact_hash(&self.0, state);
-    }
-}
-
 /// A map key as a kind and its text, or `None` for a kind this code does not know.
 fn key_parts<'k>(key: &'k tera::value::Key<'_>) -> Option<(u8, Cow<'k, str>)> {
     use tera::value::Key;
@@ -497,6 +511,9 @@ fn key_parts<'k>(key: &'k tera::value::Key<'_>) -> Option<(u8, Cow<'k, str>)> {
     })
 }
 
+/// Whether two Tera values are exactly equal: the same kinds (a `1` is not a `1.0`), the same
+/// safe marks, the same keys in the same order. Tera's own `==` is looser (it compares numbers
+/// by value), which would let sharing change what a template prints.
 fn exact_eq(a: &tera::Value, b: &tera::Value) -> bool {
     use tera::value::ValueKind as K;
     if a.kind() != b.kind() {
@@ -524,31 +541,6 @@ fn exact_eq(a: &tera::Value, b: &tera::Value) -> bool {
         },
         // A kind this code does not know is never shared.
         _ => false,
-    }
-}
-
-fn exact_hash<H: std::hash::Hasher>(v: &tera::Value, state: &mut H) {
-    use std::hash::Hash as _;
-    use tera::value::ValueKind as K;
-    v.kind().hash(state);
-    match v.kind() {
-        K::Bool => v.as_bool().hash(state),
-        K::U64 | K::I64 | K::U128 | K::I128 => (v.as_i128(), v.as_u128()).hash(state),
-        K::F64 => v.as_f64().map(f64::to_bits).hash(state),
-        K::String => (v.is_safe(), v.as_str()).hash(state),
-        K::Bytes => v.as_bytes().hash(state),
-        K::Array => {
-            for x in v.as_array().unwrap_or_default() {
-                exact_hash(x, state);
-            }
-        }
-        K::Map => {
-            for (k, x) in v.as_map().into_iter().flatten() {
-                key_parts(k).hash(state);
-                exact_hash(x, state);
-            }
-        }
-        _ => {}
     }
 }
 
