@@ -10,10 +10,13 @@
 //! So a thread started here moves off its parent's CPU when it finds itself on it, by narrowing
 //! its CPU set to the others it may use and widening it again at once (it stays free to move),
 //! and the parent yields once, so that a child queued behind it runs now and can move. Where the
-//! kernel already placed the child elsewhere, neither does anything. The child then grows its
-//! heap once (see `reserve_heap`) so that it does not stall its parent's page faults. Every
-//! thread a render starts (the warming thread, the second render thread, the staging helper,
-//! the thread that frees the render's values) starts here.
+//! kernel already placed the child elsewhere, neither does anything. Every thread a render
+//! starts (the warming thread, the second render thread, the staging helper, the thread that
+//! frees the render's values) starts here.
+//!
+//! The child does not grow its heap ahead of its work (it once grew it by 4 MiB, in 32
+//! `mprotect` calls, so that growing it later would not stall its parent's page faults: that
+//! cost 4 % of a `production` render, more than it saved).
 
 use std::thread::{Scope, ScopedJoinHandle};
 
@@ -25,7 +28,6 @@ pub fn spawn_beside<'scope, T: Send + 'scope>(
     let parent = current_cpu();
     let handle = scope.spawn(move || {
         leave(parent);
-        reserve_heap();
         f()
     });
     std::thread::yield_now();
@@ -43,22 +45,6 @@ pub fn spawn_detached(name: &str, f: impl FnOnce() + Send + 'static) {
     if spawned.is_ok() {
         std::thread::yield_now();
     }
-}
-
-/// Grows this thread's heap by 4 MiB now, in 32 steps, rather than a few pages at a time all
-/// through its work.
-///
-/// glibc gives each thread a heap of its own and grows it with `mprotect`, which holds the
-/// process's memory map for writing: meanwhile every page fault of the other threads waits (on
-/// this project's CI machine the warming thread made about a hundred such calls, and a thread
-/// that waited was then queued behind the one it waited for). The blocks are given back at
-/// once and never touched, so no page of them becomes resident; the heap keeps its size for the
-/// allocations that follow.
-fn reserve_heap() {
-    // Under glibc's 128 KiB threshold, past which a block is mapped on its own, not taken from the heap.
-    const BLOCK: usize = 120 << 10;
-    let blocks: Vec<Vec<u8>> = (0..32).map(|_| Vec::with_capacity(BLOCK)).collect();
-    drop(std::hint::black_box(blocks));
 }
 
 /// The CPU this thread runs on, where the kernel says.
