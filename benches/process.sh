@@ -15,13 +15,13 @@
 # 1,000 and from 1,000 to 3,000 Gateways (linear when they agree) and a least-squares line.
 # A measurement, not a test: it never fails on a figure.
 set -euo pipefail
+# A relative TYKGEN_BIN is the caller's: resolved before moving to the repository.
+bin=${TYKGEN_BIN:+$(realpath "$TYKGEN_BIN")}
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 runs=${1:-11}
-if [ -n "${TYKGEN_BIN:-}" ]; then
-    bin=$(realpath "$TYKGEN_BIN")
-else
+if [ -z "$bin" ]; then
     cargo build --release -q
-    bin=$PWD/target/release/tykgen
+    bin=${CARGO_TARGET_DIR:-$PWD/target}/release/tykgen
 fi
 base=${TYKGEN_BENCH_DIR:-$([ -w /dev/shm ] && echo /dev/shm || echo "${TMPDIR:-/tmp}")}
 work=$(mktemp -d -p "$base")

@@ -170,8 +170,8 @@ struct Engine {
     folder: String,
     lang: Lang,
     sources: Sources,
-    /// Whether a template of this engine names another (`include`, `extends`, `import`), found
-    /// on first use.
+    /// Whether a template of this engine names another (`include`, `extends`, `import`), from
+    /// the scanned syntax of its templates when the renderer is built.
     names_others: bool,
     built: OnceLock<Built>,
 }
@@ -451,11 +451,14 @@ pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, ser
 
 /// The key under which [`shared`] keeps the conversion of `value`: its type's name, a NUL (which
 /// neither a type name nor JSON holds), and its JSON. Writing and comparing JSON costs a fraction
-/// of converting the value and comparing Tera values. For one type, equal JSON means equal
-/// serde output and so an equal conversion: JSON keeps a `1` apart from a `1.0` and a string
-/// from a number, and one type serializes a field the same way each time. (It would not keep
-/// apart the safe marks of a `tera::Value` held inside, which no shared field holds; debug
-/// builds check every key that is found.)
+/// of converting the value and comparing Tera values. For the types shared (strings, integers,
+/// booleans, options, lists, structs and tagged enums of them), equal JSON means equal serde
+/// output and so an equal conversion: JSON keeps a `1` apart from a `1.0` and a string from a
+/// number, and one type serializes a field the same way each time. A type to be shared must
+/// hold none of what JSON writes alike though Tera converts it apart: non-finite floats (all
+/// `null`), untagged enums of two number kinds, a `tera::Value` (its safe mark). Debug builds
+/// check every key that is found. (`type_name` is unique for the types of one build in
+/// practice, which the same check covers.)
 fn share_key<T: serde::Serialize + ?Sized>(value: &T, key: &mut Vec<u8>) -> serde_json::Result<()> {
     key.clear();
     key.extend_from_slice(type_name::<T>().as_bytes());
