@@ -146,9 +146,9 @@ pub fn render_profile(input: &profile::Input, target: Target, templates: Option<
 /// configuration, then renders the profile's README, `config` and `ansible`; the other builds the
 /// template engines this render needs (the targets', the configuration's, the READMEs')
 /// meanwhile. `compose` and `terraform` then go to whichever thread is free first (see
-/// [`renders_beside`]). A render
-/// that needs an engine being built waits for it, one not yet started it builds itself, and none
-/// is built twice. A profile's problems are still reported before a template's.
+/// [`renders_beside`]). A render that needs an engine being built waits for it, one not yet
+/// started it builds itself, and none is built twice. A profile's problems are still reported
+/// before a template's.
 ///
 /// # Errors
 /// `Diagnostics` for a bad profile; those of `open` and of the sink; any other error for a

@@ -415,18 +415,17 @@ fn sharing<R>(convert: impl FnOnce() -> R) -> R {
 /// # Errors
 /// Those of serializing the value.
 pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, serializer: S) -> Result<S::Ok, S::Error> {
-    let Some(mut key) = SHARED.with(|s| s.borrow_mut().as_mut().map(|seen| std::mem::take(&mut seen.key))) else {
+    let Some(mut key) = with_seen(|seen| std::mem::take(&mut seen.key)) else {
         return value.serialize(serializer);
     };
+    let convert = || tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom);
     // No borrow of `SHARED` is held while the value serializes: a field of it may be shared too.
     share_key(value, &mut key).map_err(serde::ser::Error::custom)?;
-    let found = SHARED.with(|s| s.borrow().as_ref().and_then(|seen| seen.values.get(&*key).cloned()));
-    let hit = found.is_some();
-    let one = match found {
+    let one = match with_seen(|seen| seen.values.get(&*key).cloned()).flatten() {
         Some(same) => {
             // Tests (debug builds) prove the key: what it finds is exactly what converting gives.
             if cfg!(debug_assertions) {
-                let converted = tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?;
+                let converted = convert()?;
                 assert!(
                     exact_eq(&converted, &same),
                     "two values of {} share a key but convert apart",
@@ -435,18 +434,20 @@ pub fn shared<T: serde::Serialize + ?Sized, S: serde::Serializer>(value: &T, ser
             }
             same
         }
-        None => tera::Value::try_from_serializable(value).map_err(serde::ser::Error::custom)?,
-    };
-    SHARED.with(|s| {
-        if let Some(seen) = s.borrow_mut().as_mut() {
-            if !hit {
-                seen.values.insert(key.as_slice().into(), one.clone());
-            }
-            seen.key = key;
+        None => {
+            let converted = convert()?;
+            with_seen(|seen| seen.values.insert(key.as_slice().into(), converted.clone()));
+            converted
         }
-    });
+    };
+    with_seen(|seen| seen.key = key);
     // Inside Tera's converter a `tera::Value` is taken as it is (shared), not converted again.
     serde::Serialize::serialize(&one, serializer)
+}
+
+/// Runs `f` on what the conversion running on this thread has converted, if one runs.
+fn with_seen<R>(f: impl FnOnce(&mut Seen) -> R) -> Option<R> {
+    SHARED.with(|s| s.borrow_mut().as_mut().map(f))
 }
 
 /// The key under which [`shared`] keeps the conversion of `value`: its type's name, a NUL (which
@@ -491,9 +492,7 @@ pub fn shared_each<T: serde::Serialize, S: serde::Serializer>(items: &[T], seria
 /// Those of serializing the value.
 pub fn shared_text<S: serde::Serializer>(text: &Arc<str>, serializer: S) -> Result<S::Ok, S::Error> {
     let key = (text.as_ptr() as usize, text.len());
-    let one = SHARED.with(|s| {
-        s.borrow_mut().as_mut().map(|seen| seen.texts.entry(key).or_insert_with(|| tera::Value::from(&**text)).clone())
-    });
+    let one = with_seen(|seen| seen.texts.entry(key).or_insert_with(|| tera::Value::from(&**text)).clone());
     match one {
         Some(value) => serde::Serialize::serialize(&value, serializer),
         None => serializer.serialize_str(text),

@@ -11,8 +11,8 @@
 //! its CPU set to the others it may use and widening it again at once (it stays free to move),
 //! and the parent yields once, so that a child queued behind it runs now and can move. Where the
 //! kernel already placed the child elsewhere, neither does anything. Every thread a render
-//! starts (the warming thread, the second render thread, the staging helper, the thread that
-//! frees the render's values) starts here.
+//! starts (the thread that builds the engines and then renders, the staging helper, the thread
+//! that frees the render's values) starts here.
 //!
 //! The child does not grow its heap ahead of its work (it once grew it by 4 MiB, in 32
 //! `mprotect` calls, so that growing it later would not stall its parent's page faults: that
