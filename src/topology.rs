@@ -368,10 +368,11 @@ pub struct Topology {
     index: Index,
 }
 
-/// Positions of machines by name and group, and of links by their ends.
+/// Positions of machines by name, role and group, and of links by their ends.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct Index {
     machine: BTreeMap<String, usize>,
+    role: BTreeMap<Role, Vec<usize>>,
     group: BTreeMap<String, Vec<usize>>,
     links_from: BTreeMap<Peer, Vec<usize>>,
     links_to: BTreeMap<Peer, Vec<usize>>,
@@ -382,6 +383,7 @@ impl Index {
         let mut index = Self::default();
         for (i, m) in t.machines.iter().enumerate() {
             index.machine.insert(m.name.clone(), i);
+            index.role.entry(m.role).or_default().push(i);
             index.group.entry(m.server_group()).or_default().push(i);
         }
         for (i, l) in t.links.iter().enumerate() {
@@ -399,9 +401,10 @@ impl Topology {
         self.index.machine.get(name).map(|&i| &self.machines[i])
     }
 
-    /// Machines with `role`, in order.
+    /// Machines with `role`, in order (looked up, not filtered: asking for the Dashboard once per
+    /// Gateway must not walk every Gateway each time).
     pub fn with_role(&self, role: Role) -> impl Iterator<Item = &Machine> {
-        self.machines.iter().filter(move |m| m.role == role)
+        self.index.role.get(&role).into_iter().flatten().map(|&i| &self.machines[i])
     }
 
     /// The Redis deployment for `store`, falling back to main (cache and analytics are optional).
@@ -844,6 +847,20 @@ pub(crate) mod tests {
         unique.sort_unstable();
         unique.dedup();
         assert_eq!(unique.len(), names.len());
+    }
+
+    #[test]
+    fn with_role_is_every_machine_of_the_role_in_order() {
+        use Role::*;
+        for (name, _) in crate::profile::builtins() {
+            let t = topo(&name);
+            for role in [Gateway, Dashboard, Pump, Redis, Sentinel, Postgres, Mongodb] {
+                let looked_up: Vec<&str> = t.with_role(role).map(|m| m.name.as_str()).collect();
+                let filtered: Vec<&str> =
+                    t.machines.iter().filter(|m| m.role == role).map(|m| m.name.as_str()).collect();
+                assert_eq!(looked_up, filtered, "{name}, {role:?}");
+            }
+        }
     }
 
     #[test]
