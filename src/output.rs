@@ -971,10 +971,11 @@ fn stage(tree: &Tree, plan: &Plan<'_>, first_file: usize, first_folder: usize) -
         tree.mkdir(&root)?;
         let mut made = HashSet::new();
         for (rel, contents, mode) in &plan.trees[k] {
-            let (dir, name) = rel.rsplit_once('/').map_or((root.clone(), *rel), |(d, n)| (format!("{root}/{d}"), n));
-            make_folders(tree, &root, &dir, &mut made)?;
+            if let Some((dir, _)) = rel.rsplit_once('/') {
+                make_folders(tree, &root, &format!("{root}/{dir}"), &mut made)?;
+            }
             next();
-            tree.create(&dir, name, contents, *mode)?;
+            tree.create_below(&root, rel, contents, *mode)?;
         }
         Ok(())
     };
