@@ -33,28 +33,31 @@ pub fn literal(escaper: EscapeFn, open: &str, input: &str, close: &str) -> io::R
 
 /// Copies `input` to `out`, replacing each character for which `replace` (given the character
 /// and the text after it) returns a replacement; the text between replacements goes out in one
-/// write, not a character at a time. An input with no byte for which `special` holds (it must
-/// hold for some byte of every character `replace` replaces) goes out whole, unexamined: most
-/// values are plain names and addresses.
+/// write, not a character at a time. Only characters with a byte for which `special` holds are
+/// looked at (it must hold for some byte of every character `replace` replaces): the scan jumps
+/// from one such byte to the next, so a long value with a few specials (a shell script of
+/// many lines) costs a byte scan, not a call per character.
 fn escape_with(
     input: &str,
     out: &mut dyn Write,
     special: impl Fn(u8) -> bool,
     replace: impl Fn(char, &str) -> io::Result<Option<Cow<'static, str>>>,
 ) -> io::Result<()> {
-    if !input.bytes().any(special) {
-        return out.write_all(input.as_bytes());
-    }
-    let mut start = 0;
-    for (i, c) in input.char_indices() {
-        let after = i + c.len_utf8();
+    let bytes = input.as_bytes();
+    let (mut start, mut from) = (0, 0);
+    while let Some(found) = bytes[from..].iter().position(|&b| special(b)) {
+        // The character holding the byte (a byte after its first is special for some escapers).
+        let at = (0..=from + found).rev().find(|&i| input.is_char_boundary(i)).unwrap_or(from);
+        let Some(c) = input[at..].chars().next() else { break };
+        let after = at + c.len_utf8();
         if let Some(with) = replace(c, &input[after..])? {
-            out.write_all(&input.as_bytes()[start..i])?;
+            out.write_all(&bytes[start..at])?;
             out.write_all(with.as_bytes())?;
             start = after;
         }
+        from = after;
     }
-    out.write_all(&input.as_bytes()[start..])
+    out.write_all(&bytes[start..])
 }
 
 /// The backslash escapes HCL, YAML and `redis.conf` quoted strings share: `\\ \" \n \r \t`.
