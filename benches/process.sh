@@ -30,6 +30,8 @@ TIME=/usr/bin/time
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# values TEXT: the space-separated values of TEXT, one a line.
+values() { tr ' ' '\n' <<<"$1" | grep .; }
 
 # Per label: the run times (µs) of tykgen and of the cp -r after each, the per-run ratios (space
 # separated, in run order), tykgen's peak RSS (KB), and the rendered tree's files and bytes.
@@ -68,11 +70,11 @@ warm() {
 # report LABEL: the medians of its runs.
 report() {
     local label=$1 tm cm rm
-    tm=$(tr ' ' '\n' <<<"${t_us[$label]}" | grep . | median)
+    tm=$(values "${t_us[$label]}" | median)
     tykgen_ms[$label]=$tm
     if [ -n "$render" ]; then
-        cm=$(tr ' ' '\n' <<<"${c_us[$label]}" | grep . | median)
-        rm=$(tr ' ' '\n' <<<"${ratios[$label]}" | grep . | median)
+        cm=$(values "${c_us[$label]}" | median)
+        rm=$(values "${ratios[$label]}" | median)
         printf '%-34s %9.1f ms  cp -r %8.1f ms  ratio %5.2f  peak %6.1f MB  %6d files %7.1f MB\n' "$label" \
             "$(bc -l <<<"$tm / 1000")" "$(bc -l <<<"$cm / 1000")" "$rm" \
             "$(bc -l <<<"${peak_kb[$label]} / 1024")" "${files[$label]}" "$(bc -l <<<"${bytes[$label]} / 1048576")"
@@ -121,8 +123,7 @@ echo
 # tykgen and for the cp -r of the same trees.
 per_gateway() { # ARRAY-NAME A B
     local -n times=$1
-    paste <(tr ' ' '\n' <<<"${times[$2 gateways -t all]}" | grep .) \
-        <(tr ' ' '\n' <<<"${times[$3 gateways -t all]}" | grep .) |
+    paste <(values "${times[$2 gateways -t all]}") <(values "${times[$3 gateways -t all]}") |
         awk -v d="$(($3 - $2))" '{ print ($2 - $1) / d }' | median
 }
 s1=$(per_gateway t_us 100 1000)

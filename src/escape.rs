@@ -47,7 +47,10 @@ fn escape_with(
     let (mut start, mut from) = (0, 0);
     while let Some(found) = bytes[from..].iter().position(|&b| special(b)) {
         // The character holding the byte (a byte after its first is special for some escapers).
-        let at = (0..=from + found).rev().find(|&i| input.is_char_boundary(i)).unwrap_or(from);
+        let mut at = from + found;
+        while !input.is_char_boundary(at) {
+            at -= 1;
+        }
         let Some(c) = input[at..].chars().next() else { break };
         let after = at + c.len_utf8();
         if let Some(with) = replace(c, &input[after..])? {
